@@ -1,0 +1,47 @@
+"""Shared fixtures.
+
+The demo repository is built once per source version into ``tests/.cache`` (keyed
+by a hash of the demo generator's source) and shared by every test and xdist worker;
+a file lock keeps two workers from building it at the same time.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = ROOT / "tests" / ".cache"
+
+
+def _demo_key() -> str:
+    h = hashlib.sha256()
+    for path in sorted((ROOT / "teachingfiles" / "demo").rglob("*.py")):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    for path in sorted((ROOT / "teachingfiles" / "repository").rglob("*.py")):
+        h.update(path.read_bytes())
+    return h.hexdigest()[:12]
+
+
+@pytest.fixture(scope="session")
+def demo_root() -> Iterator[Path]:
+    """A built demo repository (read-only for tests: copy it before changing it)."""
+    from teachingfiles.demo import build_demo
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    target = CACHE / f"demo-{_demo_key()}"
+    with (CACHE / "demo.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (target / ".complete").exists():
+            for old in CACHE.glob("demo-*"):
+                shutil.rmtree(old, ignore_errors=True)
+            build_demo(target)
+            (target / ".complete").write_text("ok\n")
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    yield target
