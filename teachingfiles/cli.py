@@ -22,7 +22,7 @@ COMMANDS: tuple[str, ...] = ("demo", "index", "info")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every subcommand registered."""
+    """Build the argument parser with every subcommand registered."""
     parser = argparse.ArgumentParser(
         prog="teachingfiles",
         description=(

@@ -13,8 +13,8 @@ from enum import StrEnum
 from typing import Self
 
 __all__ = [
-    "Appearance",
     "AnnotationMode",
+    "Appearance",
     "Finding",
     "LabelScope",
     "Modality",

@@ -85,6 +85,10 @@ def _int(value: Any) -> int | None:
         return None
 
 
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else str(value).strip()
+
+
 def _date_text(value: Any) -> str:
     if isinstance(value, dt.datetime | dt.date):
         return f"{value.month}/{value.day}/{value.year}"
@@ -112,8 +116,10 @@ def write_clinical_xlsx(
     ws.title = sheet
     ws.append(header)
     for r in rows:
-        values: list[Any] = [r.mrn, r.age, r.exam_description, r.sex, r.study_uid, r.study_date,
-                             r.image_count, r.modality, r.result, r.specimen_source]  # fmt: skip
+        values: list[Any] = [
+            r.mrn, r.age, r.exam_description, r.sex, r.study_uid, r.study_date,
+            r.image_count, r.modality, r.result, r.specimen_source,
+        ]  # fmt: skip
         if key == "1b":
             values.append(r.symptomatic)
         ws.append(values)
@@ -188,8 +194,7 @@ def _rows_of(header: Sequence[str], it: Iterable[Sequence[Any]], sheet: str) -> 
                 result=str(get(values, "Result") or "").strip(),
                 specimen_source=str(get(values, "Specimen Source") or "").strip(),
                 study_date=_date_text(get(values, date_col)),
-                symptomatic=(None if get(values, "Symptomatic") is None
-                             else str(get(values, "Symptomatic")).strip()),  # fmt: skip
+                symptomatic=_text_or_none(get(values, "Symptomatic")),
                 row=row_no,
                 sheet=sheet,
             )

@@ -98,7 +98,7 @@ class Label:
             raise FormatError(f"label {raw.get('id')!r}: {exc}", path=path) from exc
 
     def to_mdai(self) -> JSONDict:
-        """The label's JSON object, with every key MD.ai writes."""
+        """Return the label's JSON object, with every key MD.ai writes."""
         return {
             "id": self.id,
             "parentId": self.parent_id,
@@ -134,7 +134,7 @@ class LabelGroup:
         return cls(id=gid, name=name, labels=labels, description=raw.get("description"))
 
     def to_mdai(self) -> JSONDict:
-        """The group's JSON object."""
+        """Return the group's JSON object."""
         return {
             "id": self.id,
             "name": self.name,
@@ -166,7 +166,7 @@ class Annotation:
     created_at: str | None = None
     updated_at: str | None = None
     annotation_number: int | None = None
-    dataset_id: str | None = None
+    dataset_id: str | None = field(default=None, compare=False)
     extra: JSONDict = field(default_factory=dict, compare=False)
 
     @property
@@ -207,7 +207,7 @@ class Annotation:
         )
 
     def to_mdai(self) -> JSONDict:
-        """The annotation's JSON object, with every key the ``mdai`` client selects."""
+        """Return the annotation's JSON object, with every key the ``mdai`` client selects."""
         out: JSONDict = {
             "id": self.id,
             "parentId": None,
@@ -228,7 +228,7 @@ class Annotation:
             "reviewsNegativeCount": 0,
             "createdAt": self.created_at,
             "createdById": self.created_by,
-            "updatedAt": self.updated_at or self.created_at,
+            "updatedAt": self.updated_at,
             "updatedById": self.created_by,
             "modelId": None,
         }
@@ -246,7 +246,7 @@ class MdaiDataset:
     annotations: tuple[Annotation, ...]
 
     def to_mdai(self) -> JSONDict:
-        """The dataset's JSON object."""
+        """Return the dataset's JSON object."""
         return {
             "id": self.id,
             "name": self.name,
@@ -317,7 +317,7 @@ class MdaiProject:
         return project
 
     def to_mdai(self) -> JSONDict:
-        """The whole export as a JSON-ready dict."""
+        """Return the whole export as a JSON-ready dict."""
         return {
             "id": self.id,
             "name": self.name,
@@ -355,7 +355,9 @@ def write_mdai(project: MdaiProject, path: str | PathLike[str]) -> Path:
     return p
 
 
-def is_mdai_json(path: str | PathLike[str], head: Iterable[str] = ("labelGroups", "datasets")) -> bool:
+def is_mdai_json(
+    path: str | PathLike[str], head: Iterable[str] = ("labelGroups", "datasets")
+) -> bool:
     """Cheaply tell whether a ``.json`` file looks like an MD.ai export."""
     try:
         with Path(path).open("r", encoding="utf-8", errors="replace") as fh:

@@ -83,7 +83,7 @@ def study_folder_name(
     *,
     with_na: bool = True,
 ) -> str:
-    """The retriever's study folder: ``MM-DD-YYYY-NA-<description>-<last 5 of UID>``.
+    """Name a study folder as the retriever does: ``MM-DD-YYYY-NA-<description>-<last 5 of UID>``.
 
     Example
     -------
@@ -99,7 +99,7 @@ def study_folder_name(
 def series_folder_name(
     series_number: int | str | None, series_description: str | None, series_uid: str
 ) -> str:
-    """The retriever's series folder, e.g. ``3.000000-0.625mm bone alg-26970``.
+    """Name a series folder as the retriever does, e.g. ``3.000000-0.625mm bone alg-26970``.
 
     Without a series number the folder starts with ``NA``.
     """
@@ -163,11 +163,11 @@ class MetadataRow:
     download_timestamp: str
 
     def as_csv_row(self) -> list[str]:
-        """The row's values in :data:`METADATA_COLUMNS` order."""
+        """Return the row's values in :data:`METADATA_COLUMNS` order."""
         return [str(getattr(self, f.name)) for f in fields(self)]
 
     def folder(self, root: str | PathLike[str]) -> Path:
-        """The series folder this row describes, under the download root."""
+        """Return the series folder this row describes, under the download root."""
         return Path(root) / self.file_location.replace("\\", "/").lstrip("./")
 
 
@@ -211,7 +211,7 @@ def read_metadata_csv(path: str | PathLike[str]) -> list[MetadataRow]:
             values = [(rec.get(col) or "").strip() for col in METADATA_COLUMNS]
             count_text = values[13] or "0"
             try:
-                values[13] = int(float(count_text))  # type: ignore[call-overload]
+                values[13] = int(float(count_text))  # type: ignore[call-overload,unused-ignore]
             except ValueError:
                 raise FormatError(
                     f"'Number of Images' is {count_text!r}, not a number",
@@ -228,7 +228,9 @@ class TciaManifest:
     """A ``.tcia`` manifest: the retriever's header lines and a list of series UIDs."""
 
     series_uids: tuple[str, ...]
-    download_server_url: str = "https://public.cancerimagingarchive.net/nbia-download/servlet/DownloadServlet"
+    download_server_url: str = (
+        "https://public.cancerimagingarchive.net/nbia-download/servlet/DownloadServlet"
+    )
     include_annotation: bool = True
     retries: int = 4
     databasket_id: str = "manifest.tcia"
@@ -274,9 +276,7 @@ def read_tcia_manifest(path: str | PathLike[str]) -> TciaManifest:
             continue
         if in_list:
             if not _UID.match(line) or len(line) > 64:
-                raise FormatError(
-                    f"{line[:70]!r} is not a SeriesInstanceUID", path=p, line=line_no
-                )
+                raise FormatError(f"{line[:70]!r} is not a SeriesInstanceUID", path=p, line=line_no)
             uids.append(line)
         elif line.startswith("ListOfSeriesToDownload="):
             in_list = True
@@ -291,9 +291,7 @@ def read_tcia_manifest(path: str | PathLike[str]) -> TciaManifest:
                 line=line_no,
             )
     if not in_list:
-        raise FormatError(
-            "no 'ListOfSeriesToDownload=' line: not a TCIA manifest", path=p
-        )
+        raise FormatError("no 'ListOfSeriesToDownload=' line: not a TCIA manifest", path=p)
     return TciaManifest(
         series_uids=tuple(uids),
         download_server_url=header.get("downloadServerUrl", TciaManifest.download_server_url),
@@ -305,7 +303,7 @@ def read_tcia_manifest(path: str | PathLike[str]) -> TciaManifest:
 
 
 def metadata_date(study_date: str | dt.date | None) -> str:
-    """A DICOM date (``YYYYMMDD``) as ``metadata.csv`` writes it (``MM-DD-YYYY``)."""
+    """Format a DICOM date (``YYYYMMDD``) as ``metadata.csv`` writes it (``MM-DD-YYYY``)."""
     date = _dicom_date(study_date)
     return date.strftime("%m-%d-%Y") if date else ""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 
 from teachingfiles.repository.mdai import Label, LabelGroup
-from teachingfiles.vocabulary import Appearance, AnnotationMode, Finding, LabelScope, Severity
+from teachingfiles.vocabulary import AnnotationMode, Appearance, Finding, LabelScope, Severity
 
 __all__ = [
     "COLLECTION_1A",
@@ -29,7 +29,7 @@ _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
 def mdai_id(prefix: str, *parts: str) -> str:
-    """A stable MD.ai-shaped id (``L_2l2P0B``) derived from ``parts``."""
+    """Make a stable MD.ai-shaped id (``L_2l2P0B``) derived from ``parts``."""
     digest = int.from_bytes(hashlib.sha256("/".join(parts).encode()).digest()[:8], "big")
     chars = []
     for _ in range(6):
@@ -80,7 +80,7 @@ RADIOGRAPH_GROUP_NAMES: tuple[str, ...] = (
 
 
 def ricord_1a_label_groups() -> tuple[LabelGroup, ...]:
-    """The 1a (CT) label group: instance polygons and study-level labels."""
+    """Return the 1a (CT) label group: instance polygons and study-level labels."""
     gid = mdai_id("G", "1a")
     labels = [
         Label(
@@ -123,7 +123,7 @@ def ricord_1a_label_groups() -> tuple[LabelGroup, ...]:
 
 
 def ricord_1c_label_groups() -> tuple[LabelGroup, ...]:
-    """The 1c (radiograph) label groups: six groups of the same eight study labels."""
+    """Return the 1c (radiograph) label groups: six groups of the same eight study labels."""
     groups = []
     for name in RADIOGRAPH_GROUP_NAMES:
         gid = mdai_id("G", "1c", name)
