@@ -1,0 +1,325 @@
+"""Walking a folder, telling what changed, reading headers in parallel, filling the catalog.
+
+Any layout is accepted (a TCIA/NBIA download, the IDC layout, a PACS export, a
+flat folder): every file is looked at, with or without ``.dcm``. Hidden files and
+folders (names starting with ``.``, such as the catalog's own ``.teachingfiles``)
+are left out. A file whose size and mtime (ns) match the catalog is not read again.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, insert, select
+from tqdm import tqdm
+
+from teachingfiles.dicom.headers import DicomHeader, read_header
+from teachingfiles.errors import DicomError, MissingPixelDataError
+from teachingfiles.repository import catalog as cat
+from teachingfiles.repository.sidecars import merge_side_files, resolve_collections, side_kind
+
+__all__ = ["FileStat", "ScanResult", "read_batch", "scan", "walk"]
+
+_CHUNK = 256
+_IN_PROCESS_BELOW = 400  # fewer candidate files than this: no worker processes
+
+
+@dataclass(frozen=True, slots=True)
+class FileStat:
+    """A file under the root: its path relative to the root, size and mtime in ns."""
+
+    path: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """Counts of one scan (the catalog holds the rest)."""
+
+    new: int
+    changed: int
+    unchanged: int
+    removed: int
+    side_files: tuple[tuple[str, str], ...]
+
+
+def walk(root: Path) -> Iterator[FileStat]:
+    """Every regular, non-hidden file under ``root`` (``os.scandir``: one stat each)."""
+    stack = [str(root)]
+    base = len(str(root)) + 1
+    while stack:
+        top = stack.pop()
+        try:
+            entries = list(os.scandir(top))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                elif entry.is_file():
+                    st = entry.stat()
+                    rel = entry.path[base:].replace(os.sep, "/")
+                    yield FileStat(rel, st.st_size, st.st_mtime_ns)
+            except OSError:
+                continue
+
+
+def _skip_kind(exc: DicomError) -> str:
+    if isinstance(exc, MissingPixelDataError):
+        return "no-pixel-data"
+    reason = exc.reason
+    for prefix, kind in (("empty", "empty"), ("not DICOM", "not-dicom"),
+                         ("truncated", "truncated"), ("cannot be read", "unreadable")):  # fmt: skip
+        if reason.startswith(prefix):
+            return kind
+    return "broken-header"
+
+
+def read_batch(
+    root: str, batch: Sequence[tuple[str, int, int]]
+) -> list[tuple[str, int, int, DicomHeader | None, str | None, str | None]]:
+    """Read the headers of ``(path, size, mtime_ns)`` files; runs in a worker process.
+
+    Returns ``(path, size, mtime_ns, header, skip kind, reason)`` for each file; the
+    header is ``None`` (and kind and reason say why) for a file that is skipped.
+    """
+    out: list[tuple[str, int, int, DicomHeader | None, str | None, str | None]] = []
+    for rel, size, mtime in batch:
+        if rel.rsplit("/", 1)[-1].upper() == "DICOMDIR":
+            out.append((rel, size, mtime, None, "dicomdir",
+                        "DICOMDIR: a media directory index, not an image"))  # fmt: skip
+            continue
+        try:
+            header = read_header(os.path.join(root, rel), size=size)  # noqa: PTH118 - hot loop
+        except DicomError as exc:
+            out.append((rel, size, mtime, None, _skip_kind(exc), exc.reason))
+            continue
+        except Exception as exc:  # a reader bug must not stop an import: report it
+            reason = f"broken header ({type(exc).__name__}: {exc})"
+            out.append((rel, size, mtime, None, "broken-header", reason))
+            continue
+        out.append((rel, size, mtime, header, None, None))
+    return out
+
+
+def _chunks(items: Sequence[FileStat], size: int) -> Iterator[list[tuple[str, int, int]]]:
+    for i in range(0, len(items), size):
+        yield [(f.path, f.size, f.mtime_ns) for f in items[i : i + size]]
+
+
+def _multi(values: tuple[float, ...] | None) -> str | None:
+    return None if values is None else "\\".join(repr(v) for v in values)
+
+
+def _rows(results: Sequence[tuple[str, int, int, DicomHeader | None, str | None, str | None]]
+          ) -> dict[str, list[dict[str, Any]]]:  # fmt: skip
+    files: list[dict[str, Any]] = []
+    inst: list[dict[str, Any]] = []
+    pats: list[dict[str, Any]] = []
+    studs: list[dict[str, Any]] = []
+    sers: list[dict[str, Any]] = []
+    for rel, size, mtime, h, kind, reason in results:
+        if h is None or not (h.series_uid and h.study_uid):
+            if h is not None:  # an image without the UIDs that place it
+                kind, reason = "broken-header", "no StudyInstanceUID or SeriesInstanceUID"
+            files.append({"path": rel, "size": size, "mtime_ns": mtime, "status": "skipped",
+                          "kind": kind, "reason": reason})  # fmt: skip
+            continue
+        files.append({"path": rel, "size": size, "mtime_ns": mtime, "status": "instance",
+                      "kind": None, "reason": None})  # fmt: skip
+        inst.append(
+            {"path": rel, "sop_instance_uid": h.sop_instance_uid, "series_uid": h.series_uid,
+             "sop_class_uid": h.sop_class_uid, "transfer_syntax": h.transfer_syntax,
+             "file_size": size, "mtime_ns": mtime, "instance_number": h.instance_number,
+             "rows": h.rows, "columns": h.columns, "number_of_frames": h.number_of_frames,
+             "samples_per_pixel": h.samples_per_pixel,
+             "photometric_interpretation": h.photometric_interpretation,
+             "bits_allocated": h.bits_allocated, "bits_stored": h.bits_stored,
+             "pixel_representation": h.pixel_representation,
+             "pixel_spacing": _multi(h.pixel_spacing),
+             "imager_pixel_spacing": _multi(h.imager_pixel_spacing),
+             "slice_thickness": h.slice_thickness, "slice_location": h.slice_location,
+             "image_position": _multi(h.image_position),
+             "image_orientation": _multi(h.image_orientation),
+             "window_center": _multi(h.window_center), "window_width": _multi(h.window_width),
+             "rescale_intercept": h.rescale_intercept, "rescale_slope": h.rescale_slope,
+             "view_position": h.view_position, "pixel_tag": h.pixel_tag,
+             "pixel_offset": h.pixel_offset, "pixel_length": h.pixel_length}
+        )  # fmt: skip
+        pid = h.patient_id or "(no PatientID)"
+        pats.append({"patient_id": pid, "patient_name": h.patient_name, "sex": h.patient_sex})
+        studs.append(
+            {"study_uid": h.study_uid, "patient_id": pid, "study_date": h.study_date,
+             "study_time": h.study_time, "description": h.study_description,
+             "accession_number": h.accession_number, "patient_age": h.patient_age,
+             "institution_name": h.institution_name}
+        )  # fmt: skip
+        sers.append(
+            {"series_uid": h.series_uid, "study_uid": h.study_uid, "modality": h.modality,
+             "description": h.series_description, "series_number": h.series_number,
+             "series_date": h.series_date, "body_part": h.body_part,
+             "manufacturer": h.manufacturer, "model_name": h.model_name,
+             "frame_of_reference_uid": h.frame_of_reference_uid,
+             "tcia_collection": h.tcia_collection, "patient_id": pid}
+        )  # fmt: skip
+    return {"files": files, "instances": inst, "patients": pats, "studies": studs,
+            "series": sers}  # fmt: skip
+
+
+def _store(conn: Connection, rows: dict[str, list[dict[str, Any]]]) -> None:
+    """Insert one batch with executemany (SQLAlchemy Core) in the caller's transaction."""
+    for name, table, prefix in (("files", cat.files, "OR REPLACE"),
+                                ("instances", cat.instances, "OR REPLACE"),
+                                ("patients", cat.patients, "OR IGNORE"),
+                                ("studies", cat.studies, "OR IGNORE"),
+                                ("series", cat.series, "OR IGNORE")):  # fmt: skip
+        if rows[name]:
+            conn.execute(insert(table).prefix_with(prefix), rows[name])
+
+
+def _drop(conn: Connection, paths: Sequence[str]) -> None:
+    for i in range(0, len(paths), 500):
+        part = list(paths[i : i + 500])
+        conn.execute(delete(cat.instances).where(cat.instances.c.path.in_(part)))
+        conn.execute(delete(cat.files).where(cat.files.c.path.in_(part)))
+
+
+def _prune(conn: Connection) -> None:
+    i, s, st, p = cat.instances, cat.series, cat.studies, cat.patients
+    conn.execute(delete(s).where(s.c.series_uid.not_in(select(i.c.series_uid).distinct())))
+    conn.execute(delete(st).where(st.c.study_uid.not_in(select(s.c.study_uid).distinct())))
+    conn.execute(delete(p).where(p.c.patient_id.not_in(select(st.c.patient_id).distinct())))
+
+
+def _executor(workers: int) -> Executor:
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+
+
+def scan(
+    engine: Engine,
+    root: Path,
+    *,
+    workers: int | None = None,
+    progress: bool = False,
+    exclude: Sequence[Path] = (),
+) -> ScanResult:
+    """Bring the catalog in line with the files under ``root``.
+
+    Unchanged files (same size and mtime_ns) are not read; new and changed ones are
+    read (in ``workers`` processes, default ``min(2, cpu count)``, in chunks of a
+    few hundred paths) and stored one transaction per chunk; removed ones are
+    dropped. Side files are merged again whenever one of them changed. Files in
+    ``exclude`` (the catalog itself when it lies under the root) are left out.
+    """
+    with engine.connect() as conn:
+        known = {r.path: (r.size, r.mtime_ns, r.status, r.kind) for r in conn.execute(
+            select(cat.files.c.path, cat.files.c.size, cat.files.c.mtime_ns,
+                   cat.files.c.status, cat.files.c.kind))}  # fmt: skip
+    skip: set[str] = set()
+    for path in exclude:
+        if path.is_relative_to(root):
+            rel = path.relative_to(root).as_posix()
+            skip.update(rel + end for end in ("", "-wal", "-shm", "-journal"))
+    on_disk = [f for f in walk(root) if f.path not in skip]
+    seen: set[str] = set()
+    todo: list[FileStat] = []
+    side: list[tuple[str, str]] = []
+    side_changed = False
+    new = changed = unchanged = 0
+    for f in on_disk:
+        seen.add(f.path)
+        kind = side_kind(f.path)
+        old = known.get(f.path)
+        same = old is not None and old[0] == f.size and old[1] == f.mtime_ns
+        if old is None:
+            new += 1
+        elif same:
+            unchanged += 1
+        else:
+            changed += 1
+        if kind is not None:
+            side.append((f.path, kind))
+            side_changed |= not same
+        elif not same:
+            todo.append(f)
+    removed = [p for p in known if p not in seen]
+    side_changed |= any(known[p][2] == "side" or side_kind(p) for p in removed)
+    with engine.begin() as conn:
+        _drop(conn, removed + [f.path for f in todo if f.path in known])
+    _read_all(engine, root, todo, workers=workers, progress=progress)
+    with engine.begin() as conn:
+        if removed or todo:
+            _prune(conn)
+        if side_changed or (side and not _side_recorded(conn)):
+            _merge(conn, root, side, {f.path: f for f in on_disk})
+        if removed or todo or side_changed:
+            resolve_collections(conn)
+        used = conn.execute(
+            select(cat.files.c.path, cat.files.c.kind).where(cat.files.c.status == "side")
+        ).all()
+    return ScanResult(new, changed, unchanged, len(removed), tuple((p, k) for p, k in used))
+
+
+def _side_recorded(conn: Connection) -> bool:
+    return (
+        conn.execute(select(cat.files.c.path).where(cat.files.c.status == "side")).first()
+        is not None
+    )
+
+
+def _merge(
+    conn: Connection, root: Path, side: list[tuple[str, str]], stats: dict[str, FileStat]
+) -> None:
+    used, refused = merge_side_files(conn, root, side)
+    paths = [p for p, _ in side]
+    for i in range(0, len(paths), 500):
+        conn.execute(delete(cat.files).where(cat.files.c.path.in_(paths[i : i + 500])))
+    rows = [{"path": p, "size": stats[p].size, "mtime_ns": stats[p].mtime_ns,
+             "status": "side", "kind": what, "reason": None} for p, what in used]  # fmt: skip
+    rows += [{"path": p, "size": stats[p].size, "mtime_ns": stats[p].mtime_ns,
+              "status": "skipped", "kind": kind, "reason": reason}
+             for p, kind, reason in refused]  # fmt: skip
+    if rows:
+        conn.execute(insert(cat.files), rows)
+
+
+def _read_all(
+    engine: Engine, root: Path, todo: list[FileStat], *, workers: int | None, progress: bool
+) -> None:
+    if not todo:
+        return
+    n_workers = workers if workers is not None else min(2, os.cpu_count() or 1)
+    show = progress and sys.stderr.isatty()
+    bar = tqdm(total=len(todo), unit="file", desc="indexing", disable=not show, file=sys.stderr)
+    chunks = list(_chunks(todo, _CHUNK))
+    try:
+        if n_workers <= 1 or len(todo) < _IN_PROCESS_BELOW:
+            results: Iterator[Any] = (read_batch(str(root), c) for c in chunks)
+            _consume(engine, results, bar)
+        else:
+            with _executor(n_workers) as pool:
+                results = pool.map(read_batch, [str(root)] * len(chunks), chunks)
+                _consume(engine, results, bar)
+    finally:
+        bar.close()
+
+
+def _consume(engine: Engine, results: Iterator[Any], bar: tqdm[Any]) -> None:
+    for batch in results:
+        rows = _rows(batch)
+        with engine.begin() as conn:
+            _store(conn, rows)
+        bar.update(len(batch))

@@ -1,0 +1,108 @@
+"""Start Voila on loopback and a headless Debian Chromium, for tests and benchmarks.
+
+Voila listens on 127.0.0.1 on a free port and is stopped by its process id; Chromium
+runs with a fresh profile and no background networking. Nothing here sleeps: each
+wait polls a condition with a deadline.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def chromium_path() -> str | None:
+    """Debian's chromium, or None when it is not installed."""
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"voila exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.05)  # polling the port: the condition is the HTTP answer
+    raise TimeoutError(f"voila did not answer {url} within {timeout:g} s:\n{log.read_text()[-3000:]}")
+
+
+@contextmanager
+def voila(
+    folder: Path = NOTEBOOKS, env: dict[str, str] | None = None, timeout: float = 60.0
+) -> Iterator[str]:
+    """Serve ``folder`` with Voila on 127.0.0.1; yield the base URL."""
+    port = free_port()
+    logdir = Path(tempfile.mkdtemp(prefix="tf-voila-"))
+    log = logdir / "voila.log"
+    cmd = [
+        sys.executable, "-m", "voila", str(folder),
+        "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
+        "--ServerApp.ip=127.0.0.1", "--show_tracebacks=True",
+        "--VoilaConfiguration.file_allowlist=[]",
+    ]  # fmt: skip
+    full_env = {**os.environ, **(env or {}), "JUPYTER_PLATFORM_DIRS": "1"}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            cmd, cwd=folder, stdout=out, stderr=subprocess.STDOUT, env=full_env
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_http(f"{base}/voila/tree", proc, log, timeout)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(logdir, ignore_errors=True)
+
+
+@contextmanager
+def chromium(playwright: Any) -> Iterator[Any]:
+    """Launch Debian's Chromium headless; yield the browser.
+
+    Playwright gives each launch a fresh temporary profile (it refuses an explicit
+    ``--user-data-dir`` outside ``launch_persistent_context``).
+    """
+    path = chromium_path()
+    if path is None:
+        raise RuntimeError("chromium is not installed (apt-get install chromium)")
+    browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+    try:
+        yield browser
+    finally:
+        browser.close()

@@ -1,0 +1,892 @@
+// The browser side of teachingfiles.widgets.viewer.StackViewer.
+//
+// Slices travel once, as binary custom messages the browser asks for ("want"),
+// nearest to the slice on screen first: an 8-bit JPEG preview of every slice, then
+// the lossless 16-bit values. Windowing (a 65,536-entry lookup table), drawing,
+// scrolling, zoom and pan happen here and never wait on the kernel.
+// Plain ES module: no bundler, nothing fetched from the network.
+
+/**
+ * The synced traits (mirrors StackViewer in teachingfiles/widgets/viewer.py).
+ * @typedef {Object} Model
+ * @property {number} generation  bumped when the stack changes (view switch)
+ * @property {number[]} shape  [slices, rows, columns]
+ * @property {number[]} spacing  [slice, row, column] mm
+ * @property {"int16"|"uint16"} wire  how full-quality values travel
+ * @property {{positions: number[][], orientation: number[], locations: number[]}} geometry
+ * @property {number} index  the slice on screen
+ * @property {number} window_center
+ * @property {number} window_width
+ * @property {string} preset  the preset in use, "" when custom
+ * @property {{name: string, center: number, width: number, key?: string}[]} presets
+ * @property {string} view  axial | coronal | sagittal
+ * @property {string[]} views
+ * @property {boolean} invert
+ * @property {number} zoom
+ * @property {number[]} pan  [x, y] image pixels
+ * @property {boolean} playing
+ * @property {number} fps
+ * @property {boolean} show_overlay
+ * @property {{slice: number, label: string, color: string, kind: string, points: number[][]}[]} annotations
+ * @property {"inspect"|"point"|"box"|"polygon"} mode
+ * @property {number} memory_budget_mb
+ * @property {number} chunk_mb
+ * @property {"auto"|"raw"|"deflate"} transfer
+ * @property {number} preview_quality
+ * @property {string} error
+ * @property {string} title
+ */
+
+const MAX_INFLIGHT = 4;
+const SLOW_LINK_BYTES_PER_MS = 25e3; // below 25 MB/s, deflate pays for itself
+const SAVE_EVERY_MS = 40;
+
+/** @param {string} tag @param {string} cls @param {HTMLElement} [parent] */
+function h(tag, cls, parent) {
+  const node = document.createElement(tag);
+  if (cls) node.className = cls;
+  if (parent) parent.appendChild(node);
+  return node;
+}
+
+/** @param {DataView|ArrayBuffer|Uint8Array} buf */
+function bytesOf(buf) {
+  if (buf instanceof Uint8Array) return buf;
+  if (buf instanceof ArrayBuffer) return new Uint8Array(buf);
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+/** Inflate zlib data and undo the byte shuffle (low bytes, then high bytes). */
+async function inflateShuffled(bytes, rawBytes) {
+  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"));
+  const shuffled = new Uint8Array(await new Response(stream).arrayBuffer());
+  if (shuffled.length !== rawBytes) throw new Error(`inflated ${shuffled.length} bytes, expected ${rawBytes}`);
+  const half = rawBytes / 2;
+  const out = new Uint8Array(rawBytes);
+  for (let i = 0; i < half; i++) {
+    out[2 * i] = shuffled[i];
+    out[2 * i + 1] = shuffled[half + i];
+  }
+  return out;
+}
+
+function fmt(v, digits = 1) {
+  return Number.isFinite(v) ? v.toFixed(digits).replace(/\.0+$/, "") : "-";
+}
+
+/** @param {{model: any, el: HTMLElement}} ctx */
+function render({ model, el }) {
+  /** @template {keyof Model} K @param {K} k @returns {Model[K]} */
+  const get = (k) => model.get(k);
+  const t0 = performance.now();
+  const root = h("div", "tfv", el);
+  root.tabIndex = 0;
+  root.setAttribute("role", "application");
+  root.setAttribute("aria-roledescription", "image stack viewer");
+  const title = h("div", "tfv-title", root);
+  const bar = h("div", "tfv-toolbar", root);
+  const stage = h("div", "tfv-stage", root);
+  const canvas = /** @type {HTMLCanvasElement} */ (h("canvas", "tfv-canvas", stage));
+  const tl = h("div", "tfv-corner tfv-tl", stage);
+  const tr = h("div", "tfv-corner tfv-tr", stage);
+  const bl = h("div", "tfv-corner tfv-bl", stage);
+  const br = h("div", "tfv-corner tfv-br", stage);
+  const legend = h("div", "tfv-legend", root);
+  const sliderRow = h("div", "tfv-slider-row", root);
+  const slider = /** @type {HTMLInputElement} */ (h("input", "tfv-slider", sliderRow));
+  slider.type = "range";
+  slider.min = "0";
+  slider.setAttribute("aria-label", "slice");
+  const counter = h("span", "tfv-counter", sliderRow);
+  const errorBox = h("div", "tfv-error", root);
+  errorBox.setAttribute("role", "alert");
+  errorBox.hidden = true;
+  const ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext("2d"));
+  const native = document.createElement("canvas");
+  const nctx = /** @type {CanvasRenderingContext2D} */ (native.getContext("2d"));
+  const scratch = document.createElement("canvas");
+  const sctx = /** @type {CanvasRenderingContext2D} */ (scratch.getContext("2d", { willReadFrequently: true }));
+
+  // ---------------------------------------------------------------- errors
+  function showError(err) {
+    const text = err && err.message ? err.message : String(err);
+    errorBox.textContent = `Viewer error: ${text}`;
+    errorBox.hidden = false;
+    root.dataset.error = text;
+    try {
+      model.send({ type: "error", message: text });
+    } catch (_) {
+      /* the kernel is gone; the message is on screen */
+    }
+  }
+  const guard = (fn) => (...args) => {
+    try {
+      return fn(...args);
+    } catch (err) {
+      showError(err);
+      return undefined;
+    }
+  };
+
+  // ---------------------------------------------------------------- state
+  const S = {
+    gen: -1, n: 0, rows: 0, cols: 0, off: 32768, sliceBytes: 0,
+    /** @type {(Int16Array|Uint16Array|null)[]} */ full: [],
+    /** @type {(Uint8Array|null)[]} */ prev: [],
+    /** @type {(number[]|null)[]} */ prevWin: [],
+    /** @type {(Uint8Array|null)[]} */ jpeg: [],
+    /** @type {Map<number, {data: Uint8Array, rows: number}>} */ partial: new Map(),
+    requested: new Set(),
+    /** @type {Map<number, {sent: number, kind: string}>} */ inflight: new Map(),
+    nextId: 1, fullCount: 0, prevCount: 0,
+    encoding: "raw", lastArrival: 0, bwSamples: [],
+    index: 0, center: 0, width: 1, invert: false, zoom: 1, pan: [0, 0],
+    lut: new Uint32Array(65536), lutKey: "", lut8: new Map(),
+    imageData: /** @type {ImageData|null} */ (null),
+    drawn: "", quality: "none",
+    drag: /** @type {any} */ (null), draft: /** @type {number[][]} */ ([]),
+    pointer: /** @type {number[]|null} */ (null),
+    stats: { render: t0, firstPaint: null, scrollable: null, full: null, bytes: 0, messages: 0, maxMessage: 0 },
+    paints: /** @type {{i: number, t: number, q: string}[]} */ ([]),
+  };
+  const handle = { el: root, stats: S.stats, paints: S.paints, state: S };
+  const registry = (globalThis.__tfViewers = globalThis.__tfViewers || []);
+  registry.push(handle);
+
+  // ---------------------------------------------------------------- model sync
+  let saveTimer = 0;
+  function save(now = false) {
+    if (now) {
+      clearTimeout(saveTimer);
+      saveTimer = 0;
+      model.save_changes();
+    } else if (!saveTimer) {
+      saveTimer = setTimeout(() => {
+        saveTimer = 0;
+        model.save_changes();
+      }, SAVE_EVERY_MS);
+    }
+  }
+  function setIndex(i, throttled = false) {
+    const n = S.n;
+    if (!n) return;
+    const next = Math.max(0, Math.min(n - 1, Math.round(i)));
+    if (next === S.index) return;
+    S.index = next;
+    model.set("index", next);
+    save(!throttled);
+    paint();
+    pump();
+  }
+  function setWindow(center, width, preset = "") {
+    S.center = center;
+    S.width = Math.max(1, width);
+    model.set("window_center", S.center);
+    model.set("window_width", S.width);
+    model.set("preset", preset);
+    paint();
+  }
+
+  // ---------------------------------------------------------------- windowing
+  function fullLut() {
+    const key = `${S.center}|${S.width}|${S.invert}|${S.off}`;
+    if (key === S.lutKey) return S.lut;
+    const lo = S.center - S.width / 2;
+    const scale = 255 / S.width;
+    const lut = S.lut;
+    for (let i = 0; i < 65536; i++) {
+      let g = ((i - S.off) - lo) * scale;
+      g = g < 0 ? 0 : g > 255 ? 255 : g | 0;
+      if (S.invert) g = 255 - g;
+      lut[i] = 0xff000000 | (g << 16) | (g << 8) | g;
+    }
+    S.lutKey = key;
+    return lut;
+  }
+  function previewLut(win) {
+    const key = `${win[0]}|${win[1]}|${S.center}|${S.width}|${S.invert}`;
+    let lut = S.lut8.get(key);
+    if (lut) return lut;
+    lut = new Uint32Array(256);
+    const lo = S.center - S.width / 2;
+    for (let v = 0; v < 256; v++) {
+      const value = win[0] - win[1] / 2 + (v / 255) * win[1];
+      let g = ((value - lo) * 255) / S.width;
+      g = g < 0 ? 0 : g > 255 ? 255 : g | 0;
+      if (S.invert) g = 255 - g;
+      lut[v] = 0xff000000 | (g << 16) | (g << 8) | g;
+    }
+    if (S.lut8.size > 16) S.lut8.clear();
+    S.lut8.set(key, lut);
+    return lut;
+  }
+
+  // ---------------------------------------------------------------- drawing
+  function layout() {
+    const dpr = window.devicePixelRatio || 1;
+    const width = Math.max(1, stage.clientWidth);
+    const [, dy, dx] = get("spacing");
+    const aspect = S.cols ? (S.rows * dy) / (S.cols * dx) : 1;
+    const height = Math.max(160, Math.min(width * aspect, window.innerHeight * 0.75 || 600));
+    if (canvas.width !== Math.round(width * dpr) || canvas.height !== Math.round(height * dpr)) {
+      canvas.width = Math.round(width * dpr);
+      canvas.height = Math.round(height * dpr);
+      canvas.style.height = `${height}px`;
+    }
+  }
+  /** Canvas (device px) transform: image pixel centre x -> canvas. */
+  function transform() {
+    const [, dy, dx] = get("spacing");
+    const W = canvas.width, H = canvas.height;
+    const s = Math.min(W / (S.cols * dx), H / (S.rows * dy)) * S.zoom;
+    const sx = s * dx, sy = s * dy;
+    const ox = W / 2 + (-S.cols / 2 + S.pan[0]) * sx;
+    const oy = H / 2 + (-S.rows / 2 + S.pan[1]) * sy;
+    return { sx, sy, ox, oy };
+  }
+  const toCanvas = (T, x, y) => [T.ox + (x + 0.5) * T.sx, T.oy + (y + 0.5) * T.sy];
+  function toImage(clientX, clientY) {
+    const r = canvas.getBoundingClientRect();
+    const dpr = canvas.width / Math.max(1, r.width);
+    const T = transform();
+    return [((clientX - r.left) * dpr - T.ox) / T.sx - 0.5, ((clientY - r.top) * dpr - T.oy) / T.sy - 0.5];
+  }
+
+  function renderNative() {
+    const i = S.index;
+    const full = S.full[i];
+    const prev = S.prev[i];
+    const quality = full ? "full" : prev ? "preview" : "none";
+    const key = `${S.gen}|${i}|${quality}|${S.center}|${S.width}|${S.invert}`;
+    if (key === S.drawn) return quality;
+    S.drawn = key;
+    if (!S.imageData || S.imageData.width !== S.cols || S.imageData.height !== S.rows) {
+      native.width = S.cols;
+      native.height = S.rows;
+      S.imageData = nctx.createImageData(S.cols, S.rows);
+    }
+    const out = new Uint32Array(S.imageData.data.buffer);
+    if (full) {
+      const lut = fullLut();
+      const off = S.off;
+      for (let p = 0; p < out.length; p++) out[p] = lut[full[p] + off];
+    } else if (prev) {
+      const lut = previewLut(/** @type {number[]} */ (S.prevWin[i]));
+      for (let p = 0; p < out.length; p++) out[p] = lut[prev[p]];
+    } else {
+      out.fill(0xff000000);
+    }
+    nctx.putImageData(S.imageData, 0, 0);
+    return quality;
+  }
+
+  function drawShapes(T) {
+    const dpr = window.devicePixelRatio || 1;
+    ctx.lineWidth = 2 * dpr;
+    const here = get("view") === "axial" && get("show_overlay")
+      ? get("annotations").filter((a) => a.slice === S.index) : [];
+    for (const a of here) traceShape(T, a.kind, a.points, a.color, true);
+    if (S.draft.length) traceShape(T, get("mode") === "box" ? "box" : "polyline", S.draft, "#ffff00", false);
+    root.dataset.shapes = String(here.length);
+  }
+  function traceShape(T, kind, pts, color, fill) {
+    ctx.strokeStyle = color;
+    ctx.fillStyle = color + "33";
+    ctx.beginPath();
+    if (kind === "box") {
+      const [a, b] = [toCanvas(T, pts[0][0], pts[0][1]), toCanvas(T, pts[1][0], pts[1][1])];
+      ctx.rect(a[0], a[1], b[0] - a[0], b[1] - a[1]);
+    } else if (kind === "point") {
+      const c = toCanvas(T, pts[0][0], pts[0][1]);
+      ctx.arc(c[0], c[1], 6 * (window.devicePixelRatio || 1), 0, 2 * Math.PI);
+    } else {
+      pts.forEach(([x, y], k) => {
+        const c = toCanvas(T, x, y);
+        if (k) ctx.lineTo(c[0], c[1]);
+        else ctx.moveTo(c[0], c[1]);
+      });
+      if (kind === "polygon") ctx.closePath();
+    }
+    if (fill && kind !== "line") ctx.fill();
+    ctx.stroke();
+  }
+
+  function paint() {
+    if (!S.n) return;
+    layout();
+    const quality = renderNative();
+    const T = transform();
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.fillStyle = "#000";
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+    ctx.imageSmoothingEnabled = S.zoom < 4;
+    ctx.drawImage(native, T.ox, T.oy, S.cols * T.sx, S.rows * T.sy);
+    drawShapes(T);
+    const now = performance.now();
+    S.quality = quality;
+    if (quality !== "none" && S.stats.firstPaint === null) S.stats.firstPaint = now - S.stats.render;
+    if (S.paints.length > 20000) S.paints.splice(0, 10000);
+    S.paints.push({ i: S.index, t: now, q: quality });
+    const r = canvas.getBoundingClientRect();
+    const dpr = canvas.width / Math.max(1, r.width);
+    root.dataset.index = String(S.index);
+    root.dataset.quality = quality;
+    root.dataset.imageRect = [T.ox / dpr, T.oy / dpr, (S.cols * T.sx) / dpr, (S.rows * T.sy) / dpr]
+      .map((v) => v.toFixed(3)).join(",");
+    updateText();
+  }
+
+  function updateText() {
+    const n = S.n;
+    const loc = get("geometry").locations?.[S.index];
+    counter.textContent = `${S.index + 1} / ${n}`;
+    slider.max = String(Math.max(0, n - 1));
+    slider.value = String(S.index);
+    tl.textContent = `${get("view")} ${S.index + 1} / ${n}` + (Number.isFinite(loc) ? `  ${fmt(loc)} mm` : "");
+    const preset = get("preset");
+    tr.textContent = `W ${fmt(S.width, 0)} L ${fmt(S.center, 0)}` + (preset ? ` (${preset})` : "") + (S.invert ? " inv" : "");
+    const missing = n - S.fullCount;
+    let mark = "";
+    if (S.quality === "preview") mark = "preview, loading full quality";
+    else if (S.quality === "none") mark = "loading…";
+    if (missing > 0 && S.quality === "full") mark = `loading ${Math.round((100 * S.fullCount) / n)}%`;
+    br.textContent = mark;
+    root.dataset.previews = String(S.prevCount);
+    root.dataset.full = String(S.fullCount);
+    readout();
+  }
+
+  function readout() {
+    if (!S.pointer) {
+      bl.textContent = "";
+      return;
+    }
+    const [x, y] = S.pointer;
+    const c = Math.round(x), r = Math.round(y);
+    if (c < 0 || r < 0 || c >= S.cols || r >= S.rows) {
+      bl.textContent = "";
+      return;
+    }
+    const full = S.full[S.index], prev = S.prev[S.index];
+    let value = "";
+    if (full) value = String(full[r * S.cols + c]);
+    else if (prev) {
+      const win = /** @type {number[]} */ (S.prevWin[S.index]);
+      value = "≈" + fmt(win[0] - win[1] / 2 + (prev[r * S.cols + c] / 255) * win[1], 0);
+    }
+    const p = patient(S.index, x, y);
+    bl.textContent = `(${c}, ${r}) ${value}${value ? (S.off ? " HU" : "") : ""}  ` + (p ? `[${p.map((v) => fmt(v)).join(", ")}] mm` : "");
+    root.dataset.readout = value;
+  }
+  function patient(i, x, y) {
+    const g = get("geometry");
+    const pos = g.positions?.[i];
+    if (!pos) return null;
+    const o = g.orientation;
+    const [, dy, dx] = get("spacing");
+    return [0, 1, 2].map((k) => pos[k] + x * dx * o[k] + y * dy * o[3 + k]);
+  }
+
+  // ---------------------------------------------------------------- streaming
+  function resetStack() {
+    const [n, rows, cols] = get("shape");
+    S.gen = get("generation");
+    S.n = n; S.rows = rows; S.cols = cols;
+    S.off = get("wire") === "uint16" ? 0 : 32768;
+    S.sliceBytes = rows * cols * 2;
+    S.full = new Array(n).fill(null);
+    S.prev = new Array(n).fill(null);
+    S.prevWin = new Array(n).fill(null);
+    S.jpeg = new Array(n).fill(null);
+    S.partial.clear();
+    S.requested.clear();
+    S.inflight.clear();
+    S.fullCount = 0; S.prevCount = 0; S.drawn = ""; S.lutKey = "";
+    S.index = Math.max(0, Math.min(n - 1, get("index")));
+    S.stats.scrollable = null; S.stats.full = null;
+    paint();
+    pump();
+  }
+  /** Slice indices by distance from the current one: i, i+1, i-1, i+2, ... */
+  function* around(i, n) {
+    yield i;
+    for (let d = 1; d < n; d++) {
+      if (i + d < n) yield i + d;
+      if (i - d >= 0) yield i - d;
+      if (i + d >= n && i - d < 0) return;
+    }
+  }
+  function fullCap() {
+    return Math.max(3, Math.floor((get("memory_budget_mb") * 2 ** 20) / Math.max(1, S.sliceBytes)));
+  }
+  function nextRequest() {
+    const n = S.n;
+    const chunkBytes = get("chunk_mb") * 2 ** 20;
+    {
+      const limit = S.prevCount === 0 && S.inflight.size === 0 ? 3 : 24;
+      const take = [];
+      for (const i of around(S.index, n)) {
+        if (S.prev[i] || S.full[i] || S.jpeg[i] || S.requested.has(`p${i}`)) continue;
+        take.push(i);
+        if (take.length >= limit) break;
+      }
+      if (take.length) {
+        take.forEach((i) => S.requested.add(`p${i}`));
+        return { kind: "preview", slices: take, window: [S.center, S.width] };
+      }
+    }
+    const cap = fullCap();
+    const perChunk = Math.max(1, Math.floor(chunkBytes / S.sliceBytes));
+    const take = [];
+    let seen = 0;
+    for (const i of around(S.index, n)) {
+      if (++seen > cap) break;
+      if (S.full[i] || S.requested.has(`f${i}`)) continue;
+      take.push(i);
+      if (take.length >= perChunk) break;
+    }
+    if (!take.length) return null;
+    take.forEach((i) => S.requested.add(`f${i}`));
+    const transfer = get("transfer");
+    const encoding = transfer === "auto" ? S.encoding : transfer;
+    return { kind: "full", slices: take, encoding };
+  }
+  function evict() {
+    const cap = fullCap();
+    if (S.fullCount <= cap) return;
+    const keep = new Set();
+    let k = 0;
+    for (const i of around(S.index, S.n)) {
+      if (k++ >= cap) break;
+      keep.add(i);
+    }
+    for (let i = 0; i < S.n && S.fullCount > cap; i++) {
+      if (S.full[i] && !keep.has(i)) {
+        S.full[i] = null;
+        S.fullCount--;
+        S.requested.delete(`f${i}`);
+        if (!S.prev[i] && S.jpeg[i]) decodePreview(i, /** @type {Uint8Array} */ (S.jpeg[i])).catch(showError);
+      }
+    }
+  }
+  function pump() {
+    if (!S.n) return;
+    evict();
+    while (S.inflight.size < MAX_INFLIGHT) {
+      const req = nextRequest();
+      if (!req) break;
+      const id = S.nextId++;
+      S.inflight.set(id, { sent: performance.now(), kind: req.kind });
+      model.send({ type: "want", id, generation: S.gen, ...req });
+    }
+  }
+
+  async function decodePreview(i, jpeg) {
+    const bitmap = await createImageBitmap(new Blob([jpeg], { type: "image/jpeg" }));
+    if (scratch.width !== S.cols || scratch.height !== S.rows) {
+      scratch.width = S.cols;
+      scratch.height = S.rows;
+    }
+    sctx.drawImage(bitmap, 0, 0, S.cols, S.rows);
+    bitmap.close();
+    const rgba = sctx.getImageData(0, 0, S.cols, S.rows).data;
+    const gray = new Uint8Array(S.cols * S.rows);
+    for (let p = 0; p < gray.length; p++) gray[p] = rgba[4 * p];
+    return gray;
+  }
+
+  function storeFull(i, values) {
+    if (!S.full[i]) S.fullCount++;
+    S.full[i] = values;
+    if (S.prev[i]) {
+      S.prev[i] = null; // the preview is replaced by the real values
+      S.prevCount--;
+    }
+  }
+
+  async function onChunk(msg, buffers) {
+    const gen = S.gen;
+    if (msg.generation !== undefined && msg.generation !== gen) return;
+    const now = performance.now();
+    const req = S.inflight.get(msg.id);
+    const bytes = buffers.length ? bytesOf(buffers[0]) : new Uint8Array(0);
+    S.stats.bytes += bytes.length;
+    S.stats.messages++;
+    S.stats.maxMessage = Math.max(S.stats.maxMessage, bytes.length);
+    if (req && msg.kind === "full" && msg.encoding === "raw" && bytes.length > 1e6) {
+      const dt = now - Math.max(req.sent, S.lastArrival);
+      if (dt > 0) S.bwSamples.push(bytes.length / dt);
+      if (S.bwSamples.length >= 2 && get("transfer") === "auto" && S.encoding === "raw") {
+        const sorted = [...S.bwSamples].sort((a, b) => a - b);
+        if (sorted[Math.floor(sorted.length / 2)] < SLOW_LINK_BYTES_PER_MS) S.encoding = "deflate";
+      }
+    }
+    S.lastArrival = now;
+    if (msg.last) S.inflight.delete(msg.id);
+    const slices = msg.slices || [];
+    if (msg.kind === "preview") {
+      let off = 0;
+      for (let k = 0; k < slices.length; k++) {
+        const i = slices[k];
+        const jpeg = bytes.slice(off, off + msg.lengths[k]);
+        off += msg.lengths[k];
+        S.jpeg[i] = jpeg;
+        if (S.full[i]) continue;
+        const gray = await decodePreview(i, jpeg);
+        if (S.gen !== gen || S.full[i]) continue;
+        if (!S.prev[i]) S.prevCount++;
+        S.prev[i] = gray;
+        S.prevWin[i] = msg.window;
+        if (i === S.index) paint();
+      }
+    } else if (msg.kind === "full") {
+      const plain = msg.encoding === "deflate" ? await inflateShuffled(bytes, msg.raw_bytes) : bytes.slice();
+      if (S.gen !== gen) return;
+      const per = msg.rows * S.cols * 2;
+      const Typed = S.off ? Int16Array : Uint16Array;
+      slices.forEach((i, k) => {
+        const part = plain.subarray(k * per, (k + 1) * per);
+        if (msg.rows === S.rows) {
+          storeFull(i, new Typed(part.slice().buffer));
+          return;
+        }
+        const acc = S.partial.get(i) || { data: new Uint8Array(S.sliceBytes), rows: 0 };
+        acc.data.set(part, msg.row0 * S.cols * 2);
+        acc.rows += msg.rows;
+        S.partial.set(i, acc);
+        if (acc.rows >= S.rows) {
+          S.partial.delete(i);
+          storeFull(i, new Typed(acc.data.buffer));
+        }
+      });
+      if (slices.includes(S.index)) paint();
+    }
+    const t = performance.now() - S.stats.render;
+    if (S.stats.scrollable === null && S.prevCount + S.fullCount >= S.n) S.stats.scrollable = t;
+    if (S.stats.full === null && S.fullCount >= S.n) S.stats.full = t;
+    updateText();
+    pump();
+  }
+
+  // Chunks are handled one after another so their decodes finish in order.
+  let queue = Promise.resolve();
+  model.on("msg:custom", (msg, buffers) => {
+    if (!msg || msg.type !== "chunk") return;
+    queue = queue.then(() => onChunk(msg, buffers || [])).catch(showError);
+  });
+
+  // ---------------------------------------------------------------- toolbar
+  function button(label, titleText, onClick) {
+    const b = /** @type {HTMLButtonElement} */ (h("button", "tfv-btn", bar));
+    b.type = "button";
+    b.textContent = label;
+    b.title = titleText;
+    b.addEventListener("click", guard(onClick));
+    return b;
+  }
+  const viewButtons = {};
+  function buildToolbar() {
+    bar.textContent = "";
+    for (const v of get("views")) {
+      viewButtons[v] = button(v[0].toUpperCase() + v.slice(1, 3), `${v} view (${v[0]})`, () => setView(v));
+    }
+    const select = /** @type {HTMLSelectElement} */ (h("select", "tfv-select", bar));
+    select.title = "window preset (number keys)";
+    select.setAttribute("aria-label", "window preset");
+    const custom = h("option", "", select);
+    custom.textContent = "custom";
+    custom.setAttribute("value", "");
+    for (const p of get("presets")) {
+      const o = /** @type {HTMLOptionElement} */ (h("option", "", select));
+      o.value = p.name;
+      o.textContent = `${p.key ? p.key + " " : ""}${p.name}`;
+    }
+    select.value = get("preset");
+    select.addEventListener("change", guard(() => select.value && applyPreset(select.value)));
+    button("Invert", "invert (i)", () => toggle("invert"));
+    button("Overlay", "annotations on/off (o)", () => toggle("show_overlay"));
+    const play = button(get("playing") ? "Pause" : "Play", "cine (space)", () => toggle("playing"));
+    play.classList.add("tfv-play");
+    const fps = /** @type {HTMLInputElement} */ (h("input", "tfv-fps", bar));
+    fps.type = "number";
+    fps.min = "1";
+    fps.max = "60";
+    fps.value = String(get("fps"));
+    fps.title = "cine frames per second";
+    fps.setAttribute("aria-label", "frames per second");
+    fps.addEventListener("change", guard(() => {
+      model.set("fps", Math.max(1, Math.min(60, Number(fps.value) || 10)));
+      save(true);
+    }));
+    button("Reset", "reset zoom, pan and window (r)", reset);
+    syncToolbar();
+  }
+  function syncToolbar() {
+    for (const [v, b] of Object.entries(viewButtons)) b.setAttribute("aria-pressed", String(v === get("view")));
+    const select = bar.querySelector("select");
+    if (select) select.value = get("preset");
+    const play = bar.querySelector(".tfv-play");
+    if (play) play.textContent = get("playing") ? "Pause" : "Play";
+    title.textContent = get("title");
+    title.hidden = !get("title");
+    legendUpdate();
+  }
+  function legendUpdate() {
+    legend.textContent = "";
+    const anns = get("annotations");
+    legend.hidden = !anns.length || get("view") !== "axial";
+    const seen = new Map();
+    for (const a of anns) if (!seen.has(a.label)) seen.set(a.label, a.color);
+    for (const [label, color] of seen) {
+      const item = h("span", "tfv-legend-item", legend);
+      const sw = h("span", "tfv-swatch", item);
+      sw.style.background = color;
+      const n = anns.filter((a) => a.label === label);
+      h("span", "", item).textContent = `${label || "annotation"} (${n.length})`;
+    }
+    legend.classList.toggle("tfv-off", !get("show_overlay"));
+  }
+  function toggle(name) {
+    model.set(name, !get(name));
+    save(true);
+  }
+  function setView(v) {
+    if (get("views").includes(v) && v !== get("view")) {
+      model.set("view", v);
+      save(true);
+    }
+  }
+  function applyPreset(name) {
+    const p = get("presets").find((q) => q.name === name);
+    if (!p) return;
+    setWindow(p.center, p.width, p.name);
+    save(true);
+  }
+  function reset() {
+    S.zoom = 1;
+    S.pan = [0, 0];
+    model.set("zoom", 1);
+    model.set("pan", [0, 0]);
+    const p = get("presets")[0];
+    if (p) setWindow(p.center, p.width, p.name);
+    save(true);
+    paint();
+  }
+  function zoomBy(factor, cx, cy) {
+    const before = cx === undefined ? null : toImage(cx, cy);
+    S.zoom = Math.max(0.25, Math.min(32, S.zoom * factor));
+    if (before) {
+      const after = toImage(cx, cy);
+      S.pan = [S.pan[0] + after[0] - before[0], S.pan[1] + after[1] - before[1]];
+    }
+    model.set("zoom", S.zoom);
+    model.set("pan", S.pan);
+    save();
+    paint();
+  }
+
+  // ---------------------------------------------------------------- input
+  const onKey = guard((e) => {
+    if (e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement) {
+      if (e.target !== slider) return;
+    }
+    const n = S.n;
+    const page = Math.max(1, Math.round(n / 10));
+    const k = e.key;
+    let handled = true;
+    if (k === "ArrowDown" || k === "ArrowRight") setIndex(S.index + 1);
+    else if (k === "ArrowUp" || k === "ArrowLeft") setIndex(S.index - 1);
+    else if (k === "PageDown") setIndex(S.index + page);
+    else if (k === "PageUp") setIndex(S.index - page);
+    else if (k === "Home") setIndex(0);
+    else if (k === "End") setIndex(n - 1);
+    else if (k === "+" || k === "=") zoomBy(1.25);
+    else if (k === "-" || k === "_") zoomBy(0.8);
+    else if (k === "r" || k === "0") reset();
+    else if (k === " ") toggle("playing");
+    else if (k === "i") toggle("invert");
+    else if (k === "o") toggle("show_overlay");
+    else if (k === "a") setView("axial");
+    else if (k === "c") setView("coronal");
+    else if (k === "s") setView("sagittal");
+    else if (k === "Escape") { S.draft = []; paint(); }
+    else if (k === "Enter" && get("mode") === "polygon") finishPolygon();
+    else if (/^[1-9]$/.test(k)) {
+      const p = get("presets").find((q) => q.key === k);
+      if (p) applyPreset(p.name);
+      else handled = false;
+    } else handled = false;
+    if (handled) e.preventDefault();
+  });
+  root.addEventListener("keydown", onKey);
+  slider.addEventListener("input", guard(() => setIndex(Number(slider.value))));
+
+  let wheelAcc = 0;
+  stage.addEventListener("wheel", guard((e) => {
+    e.preventDefault();
+    if (e.ctrlKey || e.metaKey) {
+      zoomBy(e.deltaY < 0 ? 1.1 : 1 / 1.1, e.clientX, e.clientY);
+      return;
+    }
+    const step = e.deltaMode === 0 ? e.deltaY / 50 : e.deltaY;
+    wheelAcc += step;
+    const whole = wheelAcc > 0 ? Math.floor(wheelAcc) : Math.ceil(wheelAcc);
+    if (whole === 0 && Math.abs(step) > 0) {
+      // one notch of a mouse wheel moves one slice even if it is small
+      wheelAcc = 0;
+      setIndex(S.index + Math.sign(step), true);
+      return;
+    }
+    wheelAcc -= whole;
+    setIndex(S.index + whole, true);
+  }), { passive: false });
+
+  canvas.addEventListener("contextmenu", (e) => e.preventDefault());
+  canvas.addEventListener("pointerdown", guard((e) => {
+    root.focus({ preventScroll: true });
+    canvas.setPointerCapture(e.pointerId);
+    const mode = get("mode");
+    const [x, y] = toImage(e.clientX, e.clientY);
+    let kind = "wl";
+    if (e.button === 1 || e.button === 2 || e.shiftKey) kind = "pan";
+    else if (mode === "box") kind = "box";
+    S.drag = { kind, sx: e.clientX, sy: e.clientY, c: S.center, w: S.width, pan: [...S.pan], x, y, moved: false };
+    if (kind === "box") S.draft = [[x, y], [x, y]];
+  }));
+  canvas.addEventListener("pointermove", guard((e) => {
+    S.pointer = toImage(e.clientX, e.clientY);
+    const d = S.drag;
+    if (!d) {
+      readout();
+      return;
+    }
+    const dx = e.clientX - d.sx, dy = e.clientY - d.sy;
+    if (Math.abs(dx) + Math.abs(dy) > 3) d.moved = true;
+    if (!d.moved) return;
+    if (d.kind === "wl") {
+      const k = Math.max(d.w / 256, 0.05);
+      setWindow(d.c + dy * k, Math.max(1, d.w + dx * 2 * k));
+      save();
+    } else if (d.kind === "pan") {
+      const r = canvas.getBoundingClientRect();
+      const T = transform();
+      const dpr = canvas.width / Math.max(1, r.width);
+      S.pan = [d.pan[0] + (dx * dpr) / T.sx, d.pan[1] + (dy * dpr) / T.sy];
+      model.set("pan", S.pan);
+      save();
+      paint();
+    } else if (d.kind === "box") {
+      S.draft[1] = S.pointer;
+      paint();
+    }
+  }));
+  canvas.addEventListener("pointerleave", () => {
+    S.pointer = null;
+    readout();
+  });
+  canvas.addEventListener("pointerup", guard((e) => {
+    const d = S.drag;
+    S.drag = null;
+    if (!d) return;
+    const mode = get("mode");
+    if (d.kind === "box" && d.moved) {
+      const [[x0, y0], [x1, y1]] = S.draft;
+      S.draft = [];
+      model.send({ type: "shape", kind: "box", index: S.index, points: [[Math.min(x0, x1), Math.min(y0, y1)], [Math.max(x0, x1), Math.max(y0, y1)]] });
+      paint();
+    } else if (!d.moved && e.button === 0) {
+      const [x, y] = toImage(e.clientX, e.clientY);
+      if (mode === "polygon") {
+        S.draft.push([x, y]);
+        paint();
+      } else {
+        S.draft = [];
+        model.send({ type: "click", index: S.index, x, y });
+      }
+    } else if (d.kind === "wl" || d.kind === "pan") {
+      save(true);
+    }
+  }));
+  canvas.addEventListener("dblclick", guard(() => get("mode") === "polygon" && finishPolygon()));
+  function finishPolygon() {
+    // a double click also delivered two single clicks: drop the duplicate vertex
+    const pts = S.draft.filter((p, k, all) => !k || Math.hypot(p[0] - all[k - 1][0], p[1] - all[k - 1][1]) > 0.5);
+    S.draft = [];
+    if (pts.length >= 3) model.send({ type: "shape", kind: "polygon", index: S.index, points: pts });
+    paint();
+  }
+
+  // ---------------------------------------------------------------- cine
+  let cineFrame = 0, cineLast = 0;
+  function cine(now) {
+    cineFrame = 0;
+    if (!get("playing") || !S.n) return;
+    if (now - cineLast >= 1000 / Math.max(1, get("fps"))) {
+      cineLast = now;
+      const next = S.index + 1 >= S.n ? 0 : S.index + 1;
+      setIndex(next, true);
+    }
+    cineFrame = requestAnimationFrame(cine);
+  }
+  function cineState() {
+    if (get("playing") && !cineFrame) cineFrame = requestAnimationFrame(cine);
+    syncToolbar();
+  }
+
+  // ---------------------------------------------------------------- model events
+  const on = (names, fn) => {
+    const g = guard(fn);
+    for (const name of names.split(" ")) model.on(`change:${name}`, g);
+    return () => names.split(" ").forEach((name) => model.off(`change:${name}`, g));
+  };
+  const offs = [
+    on("generation", () => { buildToolbar(); resetStack(); }),
+    on("index", () => {
+      const i = get("index");
+      if (i !== S.index) { S.index = Math.max(0, Math.min(S.n - 1, i)); paint(); pump(); }
+    }),
+    on("window_center window_width invert", () => {
+      S.center = get("window_center");
+      S.width = Math.max(1, get("window_width"));
+      S.invert = get("invert");
+      paint();
+      syncToolbar();
+    }),
+    on("preset", syncToolbar),
+    on("zoom pan", () => { S.zoom = get("zoom"); S.pan = [...get("pan")]; paint(); }),
+    on("show_overlay annotations view title", () => { syncToolbar(); paint(); }),
+    on("presets views", buildToolbar),
+    on("playing fps", cineState),
+    on("mode", () => { S.draft = []; paint(); }),
+    on("error", () => {
+      const text = get("error");
+      errorBox.hidden = !text;
+      errorBox.textContent = text ? `Viewer error: ${text}` : "";
+    }),
+  ];
+
+  // ---------------------------------------------------------------- start
+  guard(() => {
+    S.center = get("window_center");
+    S.width = Math.max(1, get("window_width"));
+    S.invert = get("invert");
+    S.zoom = get("zoom");
+    S.pan = [...get("pan")];
+    buildToolbar();
+    if (get("error")) { errorBox.hidden = false; errorBox.textContent = `Viewer error: ${get("error")}`; }
+    resetStack();
+    cineState();
+  })();
+  const resize = new ResizeObserver(guard(paint));
+  resize.observe(stage);
+
+  return () => {
+    resize.disconnect();
+    offs.forEach((off) => off());
+    if (cineFrame) cancelAnimationFrame(cineFrame);
+    const k = registry.indexOf(handle);
+    if (k >= 0) registry.splice(k, 1);
+  };
+}
+
+export default { render };
