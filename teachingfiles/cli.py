@@ -18,7 +18,7 @@ from teachingfiles.errors import TeachingFilesError
 __all__ = ["build_parser", "main"]
 
 #: Modules under teachingfiles.commands, in the order --help lists them.
-COMMANDS: tuple[str, ...] = ("demo", "index", "info", "render")
+COMMANDS: tuple[str, ...] = ("demo", "index", "info", "render", "validate")
 
 
 def build_parser() -> argparse.ArgumentParser:

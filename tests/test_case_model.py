@@ -17,7 +17,7 @@ from teachingfiles.cases import (
 )
 from teachingfiles.vocabulary import Appearance, Severity
 
-T, I, A = Appearance.TYPICAL, Appearance.INDETERMINATE, Appearance.ATYPICAL
+T, IND, A = Appearance.TYPICAL, Appearance.INDETERMINATE, Appearance.ATYPICAL
 
 
 def _case(**kw):
@@ -71,13 +71,13 @@ def test_three_readers_majority_and_spread():
     reads = ReadSummary(
         (
             ReaderCall("Reader 1", T, Severity.MODERATE),
-            ReaderCall("Reader 2", I, Severity.SEVERE),
+            ReaderCall("Reader 2", IND, Severity.SEVERE),
             ReaderCall("Reader 3", T, Severity.SEVERE),
         )
     )
     assert reads.appearance is T
     assert reads.severity is Severity.SEVERE
-    assert reads.appearance_votes == {T: 2, I: 1}
+    assert reads.appearance_votes == {T: 2, IND: 1}
     assert not reads.unanimous
     assert reads.describe() == (
         "Reader 1: typical, moderate; Reader 2: indeterminate, severe; "
@@ -100,7 +100,7 @@ def test_adjudication_overrides_the_majority():
 
 
 def test_no_majority_gives_no_consensus():
-    reads = ReadSummary((ReaderCall("R1", T), ReaderCall("R2", I), ReaderCall("R3", A)))
+    reads = ReadSummary((ReaderCall("R1", T), ReaderCall("R2", IND), ReaderCall("R3", A)))
     assert reads.appearance is None
     assert ReadSummary().describe() == "no reader labels"
 
@@ -121,3 +121,20 @@ def test_case_manifest_form_leaves_out_empty_fields():
         "synthetic": False,
         "difficulty": "intermediate",
     }
+
+
+def test_public_names_are_pinned():
+    import teachingfiles.cases as cases
+    import teachingfiles.quiz as quiz
+
+    assert {"TeachingCase", "TeachingSet", "KeyImage", "ReadSummary", "check_manifest",
+            "mask_to_polygons"} <= set(cases.__all__)  # fmt: skip
+    assert sorted(quiz.__all__) == [
+        "AnswerKey", "AttemptRecord", "CaseSource", "Feedback", "Gradebook", "Mode", "Order",
+        "Question", "QuestionKind", "Quiz", "QuizSession", "Region", "ResolvedQuestion",
+        "ReviewItem", "Score", "SessionRecord", "Submission", "Summary", "TopicScore",
+        "choice_order", "next_review", "resolve", "review_queue", "score_chart", "summarize",
+    ]  # fmt: skip
+    for module in (cases, quiz):
+        for name in module.__all__:
+            assert hasattr(module, name), name

@@ -370,8 +370,10 @@ def test_build_is_deterministic_and_replaces_only_with_force(tmp_path: Path) -> 
     assert _hashes(tmp_path / "a") == _hashes(taken)
     assert first.collections == second.collections
     assert [c.name for c in first.collections] == list(DEMO_COLLECTIONS)
-    again = build_demo(taken, _subset=1)  # a demo is replaced without force
-    assert again.files == first.files == 64 + 64 + 1 + 1
+    assert first.files == 64 + 64 + 1 + 1
+    empty = build_demo(taken, _subset=0)  # a demo is replaced without force
+    assert empty.files == 0 and not list(taken.glob("manifest-*"))
+    assert (taken / ".complete").exists() and (taken / "README.md").exists()
     assert not list(tmp_path.glob(".*"))  # no partial or old folders left behind
 
 

@@ -50,10 +50,34 @@ def test_reads_real_cells_dates_and_numbers(tmp_path):
     wb = Workbook()
     ws = wb.active
     ws.title = "CR Pos - TCIA Submission"
-    ws.append(["Anon MRN", "Anon Age", "Anon Exam Description", "Anon Sex", "Anon Study UID",
-               "Anon TCIA Study Date", "Anon Image Count", "Modality", "Result", "Specimen Source"])
-    ws.append(["419639-000082", "67", "XR CHEST AP PORTABLE", "F", "1.2.9",
-               dt.datetime(2002, 8, 2), 1.0, "CR", "DETECTED", "NP"])
+    ws.append(
+        [
+            "Anon MRN",
+            "Anon Age",
+            "Anon Exam Description",
+            "Anon Sex",
+            "Anon Study UID",
+            "Anon TCIA Study Date",
+            "Anon Image Count",
+            "Modality",
+            "Result",
+            "Specimen Source",
+        ]
+    )
+    ws.append(
+        [
+            "419639-000082",
+            "67",
+            "XR CHEST AP PORTABLE",
+            "F",
+            "1.2.9",
+            dt.datetime(2002, 8, 2),
+            1.0,
+            "CR",
+            "DETECTED",
+            "NP",
+        ]
+    )
     ws.append([None] * 10)  # blank rows are skipped
     wb.save(tmp_path / "r.xlsx")
     (row,) = read_clinical_xlsx(tmp_path / "r.xlsx")
@@ -71,7 +95,9 @@ def test_errors_name_the_file(tmp_path):
     wb = Workbook()
     wb.active.append(["Name", "Age"])
     wb.save(tmp_path / "other.xlsx")
-    with pytest.raises(FormatError, match="no sheet with the columns 'Anon MRN' and 'Anon Study UID'"):
+    with pytest.raises(
+        FormatError, match="no sheet with the columns 'Anon MRN' and 'Anon Study UID'"
+    ):
         read_clinical_xlsx(tmp_path / "other.xlsx")
     with pytest.raises(ValueError, match="expected one ending in 1a, 1b or 1c"):
         write_clinical_xlsx([], tmp_path / "x.xlsx", collection="LIDC")

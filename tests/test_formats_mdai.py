@@ -63,8 +63,17 @@ def test_round_trip(tmp_path):
 def test_labels_keep_scope_mode_and_every_field(tmp_path):
     raw = json.loads(write_mdai(_project(), tmp_path / "a.json").read_text())
     label = raw["labelGroups"][0]["labels"][0]
-    for key in ("id", "name", "annotationMode", "color", "description", "radlexTagIds", "scope",
-                "type", "parentId"):
+    for key in (
+        "id",
+        "name",
+        "annotationMode",
+        "color",
+        "description",
+        "radlexTagIds",
+        "scope",
+        "type",
+        "parentId",
+    ):
         assert key in label
     assert label["scope"] == "INSTANCE"
     project = read_mdai(tmp_path / "a.json")

@@ -32,8 +32,14 @@ def test_study_folder_names_follow_the_retriever():
 
 
 def test_series_folder_names_follow_the_retriever():
-    assert series_folder_name(3, "0.625mm bone alg", "1.2.3.26970") == "3.000000-0.625mm bone alg-26970"
-    assert series_folder_name("2", "AP/PA & lat; (port) +", "1.2.28768") == "2.000000-APPA  lat port-28768"
+    assert (
+        series_folder_name(3, "0.625mm bone alg", "1.2.3.26970")
+        == "3.000000-0.625mm bone alg-26970"
+    )
+    assert (
+        series_folder_name("2", "AP/PA & lat; (port) +", "1.2.28768")
+        == "2.000000-APPA  lat port-28768"
+    )
     assert series_folder_name(None, None, "1.2.3.28768") == "NA-28768"
     assert series_folder_name(1, None, "1.2.3.12345") == "1.000000-NA-12345"
 
@@ -79,23 +85,32 @@ def test_metadata_csv_round_trip(tmp_path):
     assert header.split(",") == list(METADATA_COLUMNS)
     assert len(METADATA_COLUMNS) == 17
     assert read_metadata_csv(path) == rows
-    assert rows[0].folder(tmp_path) == tmp_path / "DEMO-RICORD-1A/DEMO-RICORD-1A-SYN001-000001/study/series"
+    assert (
+        rows[0].folder(tmp_path)
+        == tmp_path / "DEMO-RICORD-1A/DEMO-RICORD-1A-SYN001-000001/study/series"
+    )
 
 
 def test_metadata_csv_errors_name_file_and_line(tmp_path):
     path = tmp_path / "metadata.csv"
     path.write_text("Series UID,Subject ID\n1.2,3\n")
-    with pytest.raises(FormatError, match=r"metadata.csv, line 1: metadata.csv lacks column\(s\) 'Collection'"):
+    with pytest.raises(
+        FormatError, match=r"metadata.csv, line 1: metadata.csv lacks column\(s\) 'Collection'"
+    ):
         read_metadata_csv(path)
     write_metadata_csv([_row()], path)
     text = path.read_text().replace(",64,", ",sixty-four,")
     path.write_text(text)
-    with pytest.raises(FormatError, match=r"line 2: 'Number of Images' is 'sixty-four', not a number"):
+    with pytest.raises(
+        FormatError, match=r"line 2: 'Number of Images' is 'sixty-four', not a number"
+    ):
         read_metadata_csv(path)
 
 
 def test_tcia_manifest_round_trip(tmp_path):
-    manifest = TciaManifest(series_uids=("1.2.3", "1.2.4"), databasket_id="manifest-1610656454899.tcia")
+    manifest = TciaManifest(
+        series_uids=("1.2.3", "1.2.4"), databasket_id="manifest-1610656454899.tcia"
+    )
     path = write_tcia_manifest(manifest, tmp_path / "demo.tcia")
     lines = path.read_text().splitlines()
     assert lines[5] == "ListOfSeriesToDownload="
@@ -106,7 +121,9 @@ def test_tcia_manifest_round_trip(tmp_path):
 def test_tcia_manifest_errors(tmp_path):
     path = tmp_path / "bad.tcia"
     path.write_text("downloadServerUrl=x\nListOfSeriesToDownload=\n1.2.3\nnot-a-uid\n")
-    with pytest.raises(FormatError, match=r"bad.tcia, line 4: 'not-a-uid' is not a SeriesInstanceUID"):
+    with pytest.raises(
+        FormatError, match=r"bad.tcia, line 4: 'not-a-uid' is not a SeriesInstanceUID"
+    ):
         read_tcia_manifest(path)
     path.write_text("hello\n")
     with pytest.raises(FormatError, match="expected 'key=value' header lines"):

@@ -170,7 +170,11 @@ def test_demo_indexes_completely(demo_root: Path, tmp_path: Path) -> None:
     names = {c.name for c in report.collections}
     assert {"DEMO-RICORD-1A", "DEMO-RICORD-1B", "DEMO-RICORD-1C", "PYDICOM-DATA"} <= names
     assert "(none)" not in names
-    dcm = [p for p in demo_root.rglob("*.dcm") if not any(x.startswith(".") for x in p.parts)]
+    dcm = [
+        p
+        for p in demo_root.rglob("*.dcm")
+        if not any(x.startswith(".") for x in p.relative_to(demo_root).parts)
+    ]
     assert report.instances == len(dcm)
     by_name = {c.name: c for c in report.collections}
     assert by_name["DEMO-RICORD-1B"].annotations == 0

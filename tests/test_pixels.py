@@ -108,7 +108,9 @@ def test_enhanced_ct_rescale_is_read_from_functional_groups():
     for frame in range(image.number_of_frames):
         item = ds.SharedFunctionalGroupsSequence[0]
         group = ds.PerFrameFunctionalGroupsSequence[frame]
-        tr = (group.get("PixelValueTransformationSequence") or item.PixelValueTransformationSequence)[0]
+        tr = (
+            group.get("PixelValueTransformationSequence") or item.PixelValueTransformationSequence
+        )[0]
         expected = ds.pixel_array[frame] * float(tr.RescaleSlope) + float(tr.RescaleIntercept)
         np.testing.assert_allclose(image.values(frame), expected)
     assert image.values(0).min() < -500  # air in HU, not stored values
@@ -195,7 +197,7 @@ def test_a_missing_decoder_says_what_to_install(monkeypatch):
 
     monkeypatch.setattr(utils, "pixel_array", no_plugins)
     monkeypatch.setattr("pydicom.pixels.pixel_array", no_plugins)
-    with pytest.raises(DecodeError, match="JPEG 2000.*install pylibjpeg-openjpeg"):
+    with pytest.raises(DecodeError, match=r"JPEG 2000.*install pylibjpeg-openjpeg"):
         decode(ds, path="x.dcm")
 
 

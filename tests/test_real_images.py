@@ -49,7 +49,7 @@ def _reference(ds: pydicom.Dataset, frame: int, ours_values: np.ndarray) -> np.n
         bits = ds.RedPaletteColorLookupTableDescriptor[2]
         return apply_color_lut(arr, ds).astype(float) * 255 / (2**bits - 1)
     if pi not in ("MONOCHROME1", "MONOCHROME2"):
-        return arr.astype(float) * 255 / (2 ** ds.BitsStored - 1)
+        return arr.astype(float) * 255 / (2**ds.BitsStored - 1)
     flat = _flatten_enhanced(ds, frame)
     values = apply_modality_lut(arr, flat)
     if flat.get("VOILUTSequence"):

@@ -34,13 +34,19 @@ def test_appearance_labels_round_trip_through_parse():
 
 
 def test_appearance_parse_rejects_with_choices():
-    with pytest.raises(ValueError, match=r"'probable' is not a Appearance; expected one of 'typical'"):
+    with pytest.raises(
+        ValueError, match=r"'probable' is not a Appearance; expected one of 'typical'"
+    ):
         Appearance.parse("probable")
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("Mild", Severity.MILD), ("moderate opacities", Severity.MODERATE), ("SEVERE", Severity.SEVERE)],
+    [
+        ("Mild", Severity.MILD),
+        ("moderate opacities", Severity.MODERATE),
+        ("SEVERE", Severity.SEVERE),
+    ],
 )
 def test_severity_parse_tolerates_suffixes(text, expected):
     assert Severity.parse(text) is expected

@@ -143,7 +143,7 @@ function render({ model, el }) {
     index: 0, center: 0, width: 1, invert: false, zoom: 1, pan: [0, 0],
     lut: new Uint32Array(65536), lutKey: "", lut8: new Map(),
     imageData: /** @type {ImageData|null} */ (null),
-    drawn: "", quality: "none",
+    drawn: "", quality: "none", local: false,
     drag: /** @type {any} */ (null), draft: /** @type {number[][]} */ ([]),
     pointer: /** @type {number[]|null} */ (null),
     stats: { render: t0, firstPaint: null, scrollable: null, full: null, bytes: 0, messages: 0, maxMessage: 0 },
@@ -181,9 +181,14 @@ function render({ model, el }) {
   function setWindow(center, width, preset = "") {
     S.center = center;
     S.width = Math.max(1, width);
-    model.set("window_center", S.center);
-    model.set("window_width", S.width);
-    model.set("preset", preset);
+    S.local = true; // our own change events must not read back half-set values
+    try {
+      model.set("window_center", S.center);
+      model.set("window_width", S.width);
+      model.set("preset", preset);
+    } finally {
+      S.local = false;
+    }
     paint();
   }
 
@@ -728,23 +733,30 @@ function render({ model, el }) {
       zoomBy(e.deltaY < 0 ? 1.1 : 1 / 1.1, e.clientX, e.clientY);
       return;
     }
-    const step = e.deltaMode === 0 ? e.deltaY / 50 : e.deltaY;
-    wheelAcc += step;
-    const whole = wheelAcc > 0 ? Math.floor(wheelAcc) : Math.ceil(wheelAcc);
-    if (whole === 0 && Math.abs(step) > 0) {
-      // one notch of a mouse wheel moves one slice even if it is small
+    // A mouse notch (deltaY ~100 px, or 1-3 lines) moves one slice per notch;
+    // a trackpad's small deltas add up until they make a whole slice.
+    const step = e.deltaMode === 0 ? e.deltaY / 100 : Math.sign(e.deltaY);
+    if (Math.abs(step) >= 1) {
       wheelAcc = 0;
-      setIndex(S.index + Math.sign(step), true);
+      setIndex(S.index + Math.round(step), true);
       return;
     }
-    wheelAcc -= whole;
-    setIndex(S.index + whole, true);
+    wheelAcc += step;
+    if (Math.abs(wheelAcc) >= 1) {
+      const whole = Math.trunc(wheelAcc);
+      wheelAcc -= whole;
+      setIndex(S.index + whole, true);
+    }
   }), { passive: false });
 
   canvas.addEventListener("contextmenu", (e) => e.preventDefault());
   canvas.addEventListener("pointerdown", guard((e) => {
     root.focus({ preventScroll: true });
-    canvas.setPointerCapture(e.pointerId);
+    try {
+      canvas.setPointerCapture(e.pointerId);
+    } catch (_) {
+      /* synthetic pointers (tests, benchmarks) cannot be captured */
+    }
     const mode = get("mode");
     const [x, y] = toImage(e.clientX, e.clientY);
     let kind = "wl";
@@ -846,6 +858,7 @@ function render({ model, el }) {
       if (i !== S.index) { S.index = Math.max(0, Math.min(S.n - 1, i)); paint(); pump(); }
     }),
     on("window_center window_width invert", () => {
+      if (S.local) return;
       S.center = get("window_center");
       S.width = Math.max(1, get("window_width"));
       S.invert = get("invert");

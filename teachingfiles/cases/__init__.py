@@ -15,7 +15,15 @@ from teachingfiles.cases.case import (
     TeachingCase,
     View,
 )
-from teachingfiles.cases.geometry import mask_to_polygons
+from teachingfiles.cases.geometry import (
+    Shape,
+    box_iou,
+    mask_to_polygons,
+    place_shape,
+    point_in_polygon,
+    polygon_to_mask,
+    shape_in_view,
+)
 from teachingfiles.cases.teaching_set import ManifestCheck, TeachingSet, check_manifest
 
 __all__ = [
@@ -25,9 +33,15 @@ __all__ = [
     "ReadSummary",
     "ReaderCall",
     "Reference",
+    "Shape",
     "TeachingCase",
     "TeachingSet",
     "View",
+    "box_iou",
     "check_manifest",
     "mask_to_polygons",
+    "place_shape",
+    "point_in_polygon",
+    "polygon_to_mask",
+    "shape_in_view",
 ]

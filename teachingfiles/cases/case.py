@@ -318,9 +318,11 @@ class TeachingCase:
     reads: ReadSummary | None = field(default=None, compare=False)
 
     def unknown_view(self) -> dict[str, Any]:
-        """Return what unknown mode shows before the reveal: images and history only."""
+        """Return what unknown mode shows before the reveal: images and history only.
+
+        The case id is left out too: educators often name cases after their answer.
+        """
         return {
-            "id": self.id,
             "synthetic": self.synthetic,
             "source": self.source,
             "history": self.history,

@@ -69,15 +69,15 @@ def view_pixels(
     index: int | None = None,
     view: View | str = View.AXIAL,
     window: Window | WindowPreset | str | None = None,
-) -> tuple[npt.NDArray[np.uint8], tuple[float, float], dict[str, str], int]:
-    """The 8-bit pixels of one image as the viewer shows them.
+) -> tuple[npt.NDArray[np.uint8], tuple[float, float] | None, dict[str, str], int]:
+    """Compute the 8-bit pixels of one image as the viewer shows them.
 
     Returns
     -------
     pixels
         ``uint8`` grey ``(rows, cols)`` or RGB ``(rows, cols, 3)``.
     spacing
-        mm per pixel ``(row, column)``.
+        mm per pixel ``(row, column)``; None when the file does not say.
     letters
         Orientation letters at ``left``, ``right``, ``top``, ``bottom`` (may be empty).
     index
@@ -127,12 +127,13 @@ def _volume_window(volume: Volume, img: npt.NDArray[Any]) -> Window:
     return wins[0] if wins else auto_window(img)
 
 
-def _image_spacing(ds: Any) -> tuple[float, float]:
+def _image_spacing(ds: Any) -> tuple[float, float] | None:
     value = ds.get("PixelSpacing") or ds.get("ImagerPixelSpacing")
     try:
-        return (float(value[0]), float(value[1]))
+        spacing = (float(value[0]), float(value[1]))
     except (TypeError, ValueError, IndexError):
-        return (1.0, 1.0)
+        return None
+    return spacing if min(spacing) > 0 else None  # some CR write 0\\0: unknown
 
 
 def _image_letters(ds: Any) -> dict[str, str]:
@@ -169,7 +170,7 @@ def key_image_figure(
     width_inches: float = 6.0,
     dpi: int = 100,
 ) -> Figure:
-    """A figure of one image with its annotations, legend, scale bar and letters.
+    """Draw a figure of one image with its annotations, legend, scale bar and letters.
 
     Parameters
     ----------
@@ -193,7 +194,7 @@ def key_image_figure(
     """
     pixels, spacing, letters, k = view_pixels(source, index=index, view=view, window=window)
     rows, cols = pixels.shape[:2]
-    aspect = spacing[0] / spacing[1]
+    aspect = 1.0 if spacing is None else spacing[0] / spacing[1]
     height = width_inches * rows * aspect / cols
     fig = Figure(figsize=(width_inches, height), dpi=dpi, facecolor="black")
     FigureCanvasAgg(fig)
@@ -207,7 +208,7 @@ def key_image_figure(
             for name, color in drawn.items()
         ]
         ax.legend(handles=handles, loc="lower right", fontsize=8, framealpha=0.6)
-    if scale_bar:
+    if scale_bar and spacing is not None:
         _scale_bar(ax, cols, rows, spacing)
     if orientation and letters:
         _letters(ax, letters)
@@ -224,7 +225,7 @@ def _draw_shapes(
         pieces = _pieces(source, shape, view, k)
         for piece in pieces:
             pts = np.asarray(piece, float)
-            if len(pts) == 1 or np.allclose(pts[0], pts[-1]) and len(pts) == 2:
+            if len(pts) == 1 or (np.allclose(pts[0], pts[-1]) and len(pts) == 2):
                 ax.plot(pts[:1, 0], pts[:1, 1], "+", color=shape.color, markersize=12, mew=2)
             else:
                 if shape.closed and len(pts) > 2:
@@ -293,7 +294,7 @@ def save_figure(fig: Figure, path: str | PathLike[str], *, dpi: int | None = Non
 def thumbnail_jpeg(
     pixels: npt.NDArray[np.uint8], *, size: int = 256, quality: int = 85, aspect: float = 1.0
 ) -> bytes:
-    """A JPEG thumbnail of 8-bit pixels, longest side ``size`` (Pillow, no matplotlib).
+    """Encode a JPEG thumbnail of 8-bit pixels, longest side ``size`` (Pillow, no matplotlib).
 
     ``aspect`` is the pixel height/width ratio (a reformat's), applied while
     resizing.
@@ -301,7 +302,7 @@ def thumbnail_jpeg(
     from PIL import Image
 
     arr = np.ascontiguousarray(pixels)
-    img = Image.fromarray(arr, "RGB" if arr.ndim == 3 else "L")
+    img = Image.fromarray(arr)  # uint8 (r, c) is "L", (r, c, 3) is "RGB"
     w, h = img.size
     h_mm = h * aspect
     scale = size / max(w, h_mm)

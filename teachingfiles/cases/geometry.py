@@ -82,7 +82,7 @@ class Shape:
         color: str = "#ffcc00",
         name: str = "",
     ) -> Shape:
-        """The shape of an MD.ai annotation (its label gives ``mode``, colour, name).
+        """Build the shape of an MD.ai annotation (its label gives ``mode``, colour, name).
 
         Raises
         ------
@@ -178,7 +178,7 @@ def polygon_to_mask(
 
 
 def place_shape(shape: Shape, volume: Volume) -> int:
-    """The slice index of the volume a shape was drawn on (by SOP Instance UID).
+    """Find the slice index of the volume a shape was drawn on (by SOP Instance UID).
 
     Raises
     ------

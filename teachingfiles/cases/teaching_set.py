@@ -34,7 +34,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -42,8 +42,12 @@ from teachingfiles.cases._yaml import Document, Fields, parse_yaml
 from teachingfiles.cases._yaml import dotted as _dotted
 from teachingfiles.cases.case import Difficulty, KeyImage, Reference, TeachingCase, View
 from teachingfiles.errors import ManifestError
-from teachingfiles.quiz.questions import Question, QuestionKind
 from teachingfiles.vocabulary import Appearance, Severity
+
+if TYPE_CHECKING:
+    # teachingfiles.quiz imports teachingfiles.cases; the parsers below import the
+    # question model when they run, so importing either package first works.
+    from teachingfiles.quiz.questions import Question
 
 __all__ = ["ManifestCheck", "TeachingSet", "check_manifest"]
 
@@ -321,6 +325,8 @@ def _parse_case(f: Fields) -> TeachingCase:
 
 
 def _parse_question(f: Fields) -> Question | None:
+    from teachingfiles.quiz.questions import Question, QuestionKind
+
     f.allow(*_QUESTION_KEYS)
     kind = f.choice("kind", QuestionKind.parse, required=True)
     if kind is None:
@@ -358,6 +364,8 @@ def _parse_question(f: Fields) -> Question | None:
 
 
 def _check_question(f: Fields, q: Question) -> None:
+    from teachingfiles.quiz.questions import QuestionKind
+
     kind = q.kind
     if kind.needs_case and not q.case:
         f.error("case", f"a {kind.value} question needs the id of the case it asks about")
@@ -384,6 +392,8 @@ def _check_question(f: Fields, q: Question) -> None:
 
 
 def _check_choices(f: Fields, q: Question) -> None:
+    from teachingfiles.quiz.questions import QuestionKind
+
     if len(q.choices) < 2:
         f.error("choices", f"a {q.kind.value} question needs at least two choices")
         return

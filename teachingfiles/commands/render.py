@@ -87,7 +87,8 @@ def _shapes(args: argparse.Namespace) -> list[Any]:
     shapes = []
     for ann in project.annotations():
         label = labels[ann.label_id]
-        if not ann.data or not ann.sop_uid or label.mode is not None and label.mode.value == "mask":
+        is_mask = label.mode is not None and label.mode.value == "mask"
+        if not ann.data or not ann.sop_uid or is_mask:
             continue
         shapes.append(Shape.from_mdai(ann, mode=label.mode, color=label.color, name=label.name))
     return shapes
@@ -107,16 +108,18 @@ def render(args: argparse.Namespace) -> tuple[npt.NDArray[np.uint8], list[Any], 
     else:
         if args.view != "axial":
             raise UsageError(
-                f"--view {args.view} needs a series: pass the folder holding the series, not one file"
+                f"--view {args.view} needs a series: pass the folder holding the series, "
+                "not one file"
             )
         source = DicomImage.from_file(args.source)
         index = args.frame if args.frame is not None else args.slice
     pixels, spacing, _, k = view_pixels(source, index=index, view=args.view, window=window)
-    drawn = []
-    for shape in _shapes(args):
-        for piece in _pieces(source, shape, args.view, k):
-            drawn.append((shape, piece))
-    stretch = spacing[0] / spacing[1] if args.source.is_dir() and args.view != "axial" else 1.0
+    drawn = [
+        (shape, piece) for shape in _shapes(args) for piece in _pieces(source, shape, args.view, k)
+    ]
+    stretch = 1.0
+    if spacing is not None and args.source.is_dir() and args.view != "axial":
+        stretch = spacing[0] / spacing[1]
     if abs(stretch - 1.0) > 0.01:
         from scipy.ndimage import zoom
 
@@ -130,14 +133,14 @@ def render(args: argparse.Namespace) -> tuple[npt.NDArray[np.uint8], list[Any], 
 def _draw(pixels: npt.NDArray[np.uint8], drawn: list[Any], stretch: float) -> Any:
     from PIL import Image, ImageDraw
 
-    img = Image.fromarray(np.ascontiguousarray(pixels), "RGB" if pixels.ndim == 3 else "L")
+    img = Image.fromarray(np.ascontiguousarray(pixels))  # uint8: "L" or "RGB"
     if not drawn:
         return img
     img = img.convert("RGB")
     pen = ImageDraw.Draw(img)
     for shape, piece in drawn:
         pts = [(x, y * stretch) for x, y in piece]
-        if len(pts) == 1 or len(pts) == 2 and pts[0] == pts[1]:
+        if len(pts) == 1 or (len(pts) == 2 and pts[0] == pts[1]):
             x, y = pts[0]
             pen.line([(x - 6, y), (x + 6, y)], fill=shape.color, width=2)
             pen.line([(x, y - 6), (x, y + 6)], fill=shape.color, width=2)

@@ -139,7 +139,7 @@ class Anatomy:
         """
         pect = 10.0 * np.clip((np.asarray(z) - 170.0) / 60.0, 0.0, 1.0)  # pectoral muscles
         ant = np.clip((theta - 1.9) / 1.2, 0.0, 1.0)
-        return self.fat + 11.0 + pect * ant + 5.0 * np.cos(theta) ** 2
+        return np.asarray(self.fat + 11.0 + pect * ant + 5.0 * np.cos(theta) ** 2)
 
     # ------------------------------------------------------------ thoracic cavity
     def diaphragm_z(self, x: Arr, y: Arr) -> Arr:
@@ -150,7 +150,7 @@ class Anatomy:
         ax = np.abs(x) - 55.0 * s
         d2 = (ax / (95.0 * s)) ** 2 + ((y + 5.0) / (85.0 * s)) ** 2
         post = np.clip(y / (90.0 * s), 0.0, 1.0)
-        return top - 48.0 * d2 - 22.0 * post**2
+        return np.asarray(top - 48.0 * d2 - 22.0 * post**2)
 
     def apex_z(self, x: Arr, y: Arr) -> Arr:
         """Height of the lung apex surface over each point."""
@@ -173,7 +173,7 @@ class Anatomy:
         """Half-width (mm) of the central mediastinal column at height ``z``."""
         zz = np.asarray(z)
         arch = np.exp(-(((zz - 228.0) / 22.0) ** 2))
-        return (22.0 + 20.0 * arch + 8.0 * np.clip((200.0 - zz) / 60.0, 0.0, 1.0)) * self.scale
+        return (22.0 + 8.0 * arch + 8.0 * np.clip((200.0 - zz) / 60.0, 0.0, 1.0)) * self.scale
 
     def column_profile(self, x: Arr, y: Arr) -> tuple[Arr, Arr]:
         """``(x - x0)**2`` and the squared depth profile of the mediastinal column.
@@ -236,7 +236,8 @@ class Anatomy:
         horizontal at the level of the right hilum.
         """
         s = self.scale
-        lower = y > (75.0 * s + 0.85 * (np.asarray(z) - 235.0))
+        fissure = 75.0 * s + 0.85 * (np.asarray(z) - 235.0) - 0.45 * (np.abs(x) - 50.0 * s)
+        lower = y > fissure
         upper_level = np.asarray(z) > 168.0
         right, left = x < 0, x >= 0
         masks = {
@@ -257,14 +258,14 @@ def make_anatomy(rng: np.random.Generator) -> Anatomy:
     dome_l = dome_r - float(rng.uniform(8.0, 18.0))
     heart_scale = float(rng.uniform(0.92, 1.1))
     axes = (68.0 * heart_scale * s, 52.0 * heart_scale * s, 46.0 * heart_scale * s)
-    centre = (20.0 * s, -22.0 * s, dome_l + 48.0)
+    centre = (12.0 * s, -22.0 * s, dome_l + 48.0)
     long_axis = np.array([0.62, -0.48, -0.62])
     long_axis /= np.linalg.norm(long_axis)
     second = np.cross(long_axis, [0.0, 0.0, 1.0])
     second /= np.linalg.norm(second)
     third = np.cross(long_axis, second)
     rotation = np.stack([long_axis, second, third])
-    rib_z0 = 20.0 + 24.5 * np.arange(12) + float(rng.uniform(-5.0, 5.0))
+    rib_z0 = np.asarray(20.0 + 24.5 * np.arange(12) + float(rng.uniform(-5.0, 5.0)), np.float64)
     anatomy = Anatomy(
         scale=s,
         fat=fat,

@@ -51,11 +51,11 @@ class Tubes:
         )
 
     def select(self, keep: npt.NDArray[np.bool_]) -> Tubes:
-        """The capsules where ``keep`` is true."""
+        """Keep the capsules where ``keep`` is true."""
         return Tubes(self.p0[keep], self.p1[keep], self.r0[keep], self.r1[keep])
 
     def scaled(self, factor: float) -> Tubes:
-        """The same capsules with radii multiplied by ``factor``."""
+        """Return the same capsules with radii multiplied by ``factor``."""
         return Tubes(self.p0, self.p1, self.r0 * factor, self.r1 * factor)
 
 
@@ -93,6 +93,8 @@ def grow_tree(
     radii: list[float] = []
     total = len(points)
     stack: list[tuple[F64, F64]] = [(np.asarray(root, np.float64), points)]
+    kicks = jitter * rng.standard_normal((2 * total + 8, 3))
+    n_kick = 0
     while stack:
         start, territory = stack.pop()
         r = radius * (len(territory) / total) ** (1.0 / 3.0)
@@ -106,14 +108,11 @@ def grow_tree(
         p0.append(start)
         p1.append(fork)
         radii.append(r)
-        spread = territory - centre
-        axis = np.zeros(3)
-        axis[int(np.argmax(spread.var(axis=0)))] = 1.0
-        axis += jitter * rng.standard_normal(3)
-        side = spread @ axis > 0
-        for part in (territory[side], territory[~side]):
-            if len(part):
-                stack.append((fork, part))
+        axis = kicks[n_kick % len(kicks)].copy()
+        n_kick += 1
+        axis[int(np.argmax(np.ptp(territory, axis=0)))] += 1.0
+        side = (territory - centre) @ axis > 0
+        stack.extend((fork, part) for part in (territory[side], territory[~side]) if len(part))
     r_arr = np.asarray(radii)
     # taper: each capsule ends a little thinner than it starts
     return Tubes(np.asarray(p0), np.asarray(p1), r_arr, r_arr * 0.9)

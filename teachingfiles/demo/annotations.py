@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 from scipy import ndimage
 
 from teachingfiles.cases.geometry import mask_to_polygons
@@ -65,6 +66,16 @@ def _stamp(epoch: dt.datetime, seconds: float) -> str:
 def _labels_by_name(groups: Sequence[LabelGroup]) -> dict[tuple[str, str], str]:
     """Label ids keyed by (group name, label name)."""
     return {(g.name, label.name): label.id for g in groups for label in g.labels}
+
+
+def _fill_holes(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """Fill a 2-D mask's holes, working on its bounding box only (much faster)."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    out = mask.copy()
+    out[box] = ndimage.binary_fill_holes(mask[box])
+    return out
 
 
 def ct_annotations(
@@ -127,8 +138,7 @@ def ct_annotations(
         for k in range(n_slices):
             if not mask[k].any():
                 continue
-            filled = ndimage.binary_fill_holes(mask[k])
-            for vertices in mask_to_polygons(filled, min_area=0.0):
+            for vertices in mask_to_polygons(_fill_holes(mask[k]), min_area=0.0):
                 data = {"vertices": [[x, y] for x, y in vertices]}
                 add(finding.value, 10.0 + 4.0 * len(out), k, data)
     return tuple(out)

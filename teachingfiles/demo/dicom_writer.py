@@ -159,7 +159,10 @@ def _pixel_module(ds: Dataset, rows: int, cols: int, photometric: str) -> None:
 
 def _ds(value: float) -> str:
     """Format a decimal string of at most 16 characters, without needless digits."""
-    text = f"{value:.6g}"
+    for digits in range(12, 5, -1):
+        text = f"{float(value):.{digits}g}"
+        if len(text) <= 16:
+            break
     return "0" if text in ("-0", "0") else text
 
 

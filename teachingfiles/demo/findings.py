@@ -25,7 +25,7 @@ import numpy.typing as npt
 from scipy import ndimage
 
 from teachingfiles.demo.anatomy import HU, Anatomy, Tissue
-from teachingfiles.demo.anatomy_trees import Tubes
+from teachingfiles.demo.anatomy_trees import Tubes, offset_tubes
 from teachingfiles.demo.synthetic_render import Scene, tubes_in_slab
 from teachingfiles.errors import UsageError
 from teachingfiles.vocabulary import Appearance, Finding
@@ -62,7 +62,7 @@ class SmoothNoise:
         self.n_slices = n_slices
 
     def slice(self, k: int) -> F32:
-        """The field on slice ``k`` at full resolution."""
+        """Return the field on slice ``k`` at full resolution."""
         zc = k / 2.0 + 1.0
         i = int(zc)
         f = np.float32(zc - i)
@@ -110,7 +110,7 @@ class FindingPlan:
     effusion_side: int = 0
 
     def findings(self) -> tuple[Finding, ...]:
-        """The instance-level findings this plan draws (the keys of the masks)."""
+        """List the instance-level findings this plan draws (the keys of the masks)."""
         out: list[Finding] = []
         if self.lesions or self.lobe:
             out.append(Finding.INFECTIOUS_OPACITY)
@@ -131,12 +131,29 @@ class FindingPlan:
         masks: dict[Finding, Bool] = {}
         if not lung.any():
             return masks
+        self._opacities(scene, z, labels, lung, hu, noise.slice(k) if self._near(z) else None,
+                        masks)  # fmt: skip
+        if self.tib_centre is not None:
+            _put(masks, Finding.INFECTIOUS_TIB, self._tree_in_bud(scene, z, lung, hu))
+        if self.nodule is not None:
+            _put(masks, Finding.NONINFECTIOUS_NODULE, self._nodule(scene, z, lung, hu))
+        if self.effusion_side:
+            hu[self._effusion(scene, z, lung)] = HU[Tissue.FLUID]
+        return masks
+
+    def _near(self, z: float) -> bool:
+        return any(les.reaches(z) for les in self.lesions)
+
+    def _opacities(
+        self, scene: Scene, z: float, labels: npt.NDArray[np.uint8], lung: Bool, hu: F32,
+        field_: F32 | None, masks: dict[Finding, Bool],
+    ) -> None:  # fmt: skip
         g = scene.grid
-        field_ = noise.slice(k) if any(les.reaches(z) for les in self.lesions) else None
         opacity = np.zeros(hu.shape, bool)
-        for les in self.lesions:
-            if les.reaches(z) and field_ is not None:
-                opacity |= _paint_lesion(les, scene, z, lung, hu, field_)
+        if field_ is not None:
+            for les in self.lesions:
+                if les.reaches(z):
+                    opacity |= _paint_lesion(les, scene, z, lung, hu, field_)
         if self.lobe is not None:
             region = lung & scene.anatomy.lobe(g.X, g.Y, z, self.lobe)
             if self.effusion_side:
@@ -145,36 +162,31 @@ class FindingPlan:
             opacity |= region
         if self.cavity is not None:
             cav = self._cavity(scene, z, lung, hu)
-            if cav.any():
-                masks[Finding.INFECTIOUS_CAVITY] = cav
+            _put(masks, Finding.INFECTIOUS_CAVITY, cav)
             opacity &= ~cav
         if opacity.any() and len(self.bronchograms):
             air = tubes_in_slab(self.bronchograms, z, scene.half, g) & opacity
             air &= hu > -100.0
             hu[air] = -930.0
-        if opacity.any():
-            masks[Finding.INFECTIOUS_OPACITY] = opacity
-        if self.tib_centre is not None:
-            tib = self._tree_in_bud(scene, z, lung, hu)
-            if tib.any():
-                masks[Finding.INFECTIOUS_TIB] = tib
-        if self.nodule is not None:
-            (cx, cy, cz), r = self.nodule
-            rz2 = r * r - (z - cz) ** 2
-            if rz2 > 0:
-                nod = ((g.X - cx) ** 2 + (g.Y - cy) ** 2 < rz2) & lung
-                hu[nod] = 420.0  # calcified granuloma
-                if nod.any():
-                    masks[Finding.NONINFECTIOUS_NODULE] = nod
-        if self.effusion_side:
-            hu[self._effusion(scene, z, lung)] = HU[Tissue.FLUID]
-        return masks
+        _put(masks, Finding.INFECTIOUS_OPACITY, opacity)
+
+    def _nodule(self, scene: Scene, z: float, lung: Bool, hu: F32) -> Bool:
+        assert self.nodule is not None
+        g = scene.grid
+        (cx, cy, cz), r = self.nodule
+        gap = max(abs(z - cz) - scene.half, 0.0)  # the slab holds the nodule's widest part
+        rz2 = r * r - gap * gap
+        if rz2 <= 0:
+            return np.zeros(hu.shape, bool)
+        nod = ((g.X - cx) ** 2 + (g.Y - cy) ** 2 < rz2) & lung
+        hu[nod] = 420.0  # calcified granuloma
+        return nod
 
     def _effusion(self, scene: Scene, z: float, lung: Bool) -> Bool:
         g = scene.grid
         side = g.X < 0 if self.effusion_side == 1 else g.X >= 0
         level = 55.0 * scene.anatomy.scale + 0.55 * max(z - 30.0, 0.0)
-        return lung & side & (g.Y > level) & (z < 120.0)
+        return lung & side & (level < g.Y) & (z < 120.0)
 
     def _cavity(self, scene: Scene, z: float, lung: Bool, hu: F32) -> Bool:
         assert self.cavity is not None
@@ -187,7 +199,7 @@ class FindingPlan:
         lumen = outer & (d2 < (r_out - wall) ** 2)
         hu[outer] = 30.0
         hu[lumen] = -990.0
-        hu[lumen & (g.Y > cy + 0.45 * (r_out - wall))] = 12.0  # dependent fluid level
+        hu[lumen & (cy + 0.45 * (r_out - wall) < g.Y)] = 12.0  # dependent fluid level
         return outer
 
     def _tree_in_bud(self, scene: Scene, z: float, lung: Bool, hu: F32) -> Bool:
@@ -202,6 +214,11 @@ class FindingPlan:
         buds = tubes_in_slab(self.tib, z, scene.half, g) & env
         hu[buds] = np.maximum(hu[buds], -60.0)
         return env
+
+
+def _put(masks: dict[Finding, Bool], finding: Finding, mask: Bool) -> None:
+    if mask.any():
+        masks[finding] = mask
 
 
 def _paint_lesion(les: Lesion, scene: Scene, z: float, lung: Bool, hu: F32, noise: F32) -> Bool:
@@ -239,13 +256,13 @@ def _paint_lesion(les: Lesion, scene: Scene, z: float, lung: Bool, hu: F32, nois
 
 
 def _septa(x: F32, y: F32, n: F32) -> F32:
-    """A polygonal net of interlobular septa, 1 to 1.5 mm thick, 10-14 mm cells."""
+    """Draw a polygonal net of interlobular septa, 1 to 1.5 mm thick, 10-14 mm cells."""
     cell = 12.0
     u = x / cell + 0.35 * np.sin(y / 23.0) + 0.5 * n
     v = y / cell + 0.35 * np.sin(x / 19.0 + 1.3) - 0.5 * n
     fu = np.abs(u - np.rint(u))
     fv = np.abs(v - np.rint(v))
-    return ((fu < 0.06) | (fv < 0.06)).astype(np.float32)
+    return np.asarray((fu < 0.06) | (fv < 0.06), np.float32)
 
 
 def _consolidate(hu: F32, region: Bool, labels: npt.NDArray[np.uint8], level: float) -> None:
@@ -394,15 +411,20 @@ def _atypical(anatomy: Anatomy, name: str, rng: np.random.Generator) -> FindingP
             text += ", and a small left pleural effusion"
             feats += ("effusion",)
             side = 2
-        return FindingPlan(Appearance.ATYPICAL, name, text, feats, lobe=lobe, effusion_side=side)
+        arteries = anatomy.arteries
+        bronch = offset_tubes(arteries.select(arteries.r1 > 1.1), scale=0.55)
+        return FindingPlan(
+            Appearance.ATYPICAL, name, text, feats, lobe=lobe, effusion_side=side,
+            bronchograms=bronch,
+        )  # fmt: skip
     if name == "cavity":
         right = bool(rng.integers(0, 2))
         centre = (-62.0 * s if right else 62.0 * s, 40.0 * s, float(rng.uniform(215.0, 235.0)))
         r = float(rng.uniform(24.0, 30.0))
-        les = Lesion("consolidation", centre, (r, r * 0.9, r), 0.0, 0.15, 20.0)
+        les = Lesion("consolidation", centre, (r, r * 0.85, r * 1.1), 0.6, 0.3, 20.0)
         cav = (centre, float(rng.uniform(12.0, 16.0)), float(rng.uniform(4.5, 6.5)))
-        side = "right" if right else "left"
-        text = (f"{side} upper lobe consolidation containing a thick-walled cavity "
+        side_name = "right" if right else "left"
+        text = (f"{side_name} upper lobe consolidation containing a thick-walled cavity "
                 "with an air-fluid level")  # fmt: skip
         return FindingPlan(
             Appearance.ATYPICAL, name, text, ("consolidation", "cavity", "unilateral",
@@ -456,7 +478,7 @@ def _tib_branches(
     rng: np.random.Generator, centre: tuple[float, float, float], radii: tuple[float, float, float]
 ) -> Tubes:
     """Many small Y-shaped branching opacities with nodular tips, inside an ellipsoid."""
-    n = 90
+    n = 150
     u = rng.normal(size=(n, 3))
     u /= np.linalg.norm(u, axis=1, keepdims=True)
     stems = np.asarray(centre) + u * rng.uniform(0, 1, (n, 1)) ** (1 / 3) * np.asarray(radii)

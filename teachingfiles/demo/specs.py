@@ -150,7 +150,7 @@ def _p(collection: str, site: str, number: int, sex: str, birth_year: int) -> Pa
 
 
 def ct_specs() -> tuple[CtStudySpec, ...]:
-    """List the CT studies: nine in ``DEMO-RICORD-1A`` (positive), four in ``-1B``."""
+    """List the CT studies: ten in ``DEMO-RICORD-1A`` (positive), four in ``-1B``."""
     a, b = COLLECTION_1A, COLLECTION_1B
     t = Appearance.TYPICAL
     i = Appearance.INDETERMINATE
@@ -161,21 +161,22 @@ def ct_specs() -> tuple[CtStudySpec, ...]:
         CtStudySpec(_p(a, "SYN001", 1, "F", 1966), d(2020, 4, 3), t, "ggo", 101, True),
         CtStudySpec(_p(a, "SYN001", 2, "M", 1959), d(2020, 4, 11), t, "crazy-paving", 102, True),
         CtStudySpec(_p(a, "SYN002", 3, "M", 1973), d(2020, 5, 2), t, "consolidation", 103, True),
-        CtStudySpec(_p(a, "SYN002", 4, "F", 1950), d(2020, 5, 19), i, "default", 104, True),
-        CtStudySpec(_p(a, "SYN001", 5, "M", 1944), d(2020, 6, 7), i, "default", 105, True),
+        CtStudySpec(_p(a, "SYN002", 4, "F", 1950), d(2020, 5, 19), i, "perihilar", 104, True),
+        CtStudySpec(_p(a, "SYN001", 5, "M", 1944), d(2020, 6, 7), i, "unilateral", 105, True),
         CtStudySpec(_p(a, "SYN003", 6, "M", 1982), d(2020, 6, 21), x, "lobar", 106, True),
         CtStudySpec(_p(a, "SYN003", 7, "M", 1954), d(2020, 7, 9), x, "cavity", 107, True),
         CtStudySpec(_p(a, "SYN002", 8, "F", 1991), d(2020, 8, 14), x, "tree-in-bud", 108, True),
-        CtStudySpec(_p(a, "SYN001", 9, "F", 1975), d(2020, 9, 1), n, "default", 109, True),
+        CtStudySpec(_p(a, "SYN001", 9, "F", 1975), d(2020, 9, 1), n, "clear", 109, True),
+        CtStudySpec(_p(a, "SYN003", 10, "F", 1952), d(2020, 9, 23), x, "effusion", 110, True),
     ]
     negatives = [
-        CtStudySpec(_p(b, "SYN001", 1, "M", 1962), d(2020, 3, 28), n, "default", 201, False,
+        CtStudySpec(_p(b, "SYN001", 1, "M", 1962), d(2020, 3, 28), n, "clear", 201, False,
                     symptomatic="Yes"),
-        CtStudySpec(_p(b, "SYN002", 2, "F", 1987), d(2020, 4, 22), n, "default", 202, False,
+        CtStudySpec(_p(b, "SYN002", 2, "F", 1987), d(2020, 4, 22), n, "nodule", 202, False,
                     symptomatic="No"),
-        CtStudySpec(_p(b, "SYN002", 3, "F", 1948), d(2020, 6, 30), n, "default", 203, False,
+        CtStudySpec(_p(b, "SYN002", 3, "F", 1948), d(2020, 6, 30), n, "clear", 203, False,
                     symptomatic="Yes"),
-        CtStudySpec(_p(b, "SYN003", 4, "M", 1970), d(2020, 10, 5), n, "default", 204, False,
+        CtStudySpec(_p(b, "SYN003", 4, "M", 1970), d(2020, 10, 5), n, "clear", 204, False,
                     symptomatic="Yes"),
     ]  # fmt: skip
     return (*positives, *negatives)
@@ -249,7 +250,7 @@ def radiograph_specs() -> tuple[RadiographStudySpec, ...]:
         s(p2, d(2020, 4, 27), "typical", "moderate", "default", 302, dx, m2, "AP",
           reads=(r("typical", "moderate"), r("typical", "moderate"), r("typical", "severe")),
           adjudication=r("typical", "moderate")),
-        s(p3, d(2020, 5, 3), "typical", "moderate", "default", 303, cr, m2, "PA"),
+        s(p3, d(2020, 5, 3), "typical", "moderate", "consolidation", 303, cr, m2, "PA"),
         s(p4, d(2020, 5, 12), "typical", "mild", "default", 304, dx, m1, "PA",
           reads=(r("typical", "mild"), r("indeterminate", "mild"), r("typical", "mild")),
           adjudication=r("typical", "mild")),
@@ -257,7 +258,7 @@ def radiograph_specs() -> tuple[RadiographStudySpec, ...]:
         s(p5, d(2020, 5, 20), "indeterminate", "mild", "default", 305, cr, m2, "AP",
           reads=(r("indeterminate", "mild"), r("typical", "mild"), r("indeterminate", "mild")),
           adjudication=r("indeterminate", "mild")),
-        s(p6, d(2020, 6, 1), "indeterminate", "moderate", "default", 306, dx, m2, "PA"),
+        s(p6, d(2020, 6, 1), "indeterminate", "moderate", "unilateral", 306, dx, m2, "PA"),
         s(p7, d(2020, 6, 9), "indeterminate", "moderate", "default", 307, cr, m1, "AP"),
         s(p7, d(2020, 6, 16), "indeterminate", "severe", "default", 307, cr, m1, "AP"),
         # atypical

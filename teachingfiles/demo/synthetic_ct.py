@@ -27,7 +27,14 @@ from teachingfiles.demo.synthetic_render import Grid, Scene
 from teachingfiles.errors import UsageError
 from teachingfiles.vocabulary import Appearance, Finding
 
-__all__ = ["CT_VARIANTS", "FIELD_OF_VIEW_MM", "Z_OFFSET_MM", "SyntheticCT", "make_chest_ct"]
+__all__ = [
+    "CT_VARIANTS",
+    "FIELD_OF_VIEW_MM",
+    "Z_OFFSET_MM",
+    "SyntheticCT",
+    "ct_labels",
+    "make_chest_ct",
+]
 
 FIELD_OF_VIEW_MM = 500.0
 """Reconstruction diameter: the body takes about 60 % of it."""
@@ -97,7 +104,7 @@ class _Noise:
         n = self.size
         a = self.tiles[0, o[0] : o[0] + n, o[1] : o[1] + n]
         b = self.tiles[1, o[2] : o[2] + n, o[3] : o[3] + n]
-        return (a * np.float32(0.8) + b * np.float32(0.6)).astype(np.float32)
+        return np.asarray(a * np.float32(0.8) + b * np.float32(0.6), np.float32)
 
 
 _SOFT = np.array([0.2, 0.6, 0.2], np.float32)
@@ -155,8 +162,9 @@ def make_chest_ct(
         hu += np.where(labels == Tissue.LUNG, gradient, np.float32(0.0))
         for finding, mask in plan.apply(scene, float(z), labels, lung, hu, texture, k).items():
             masks[finding][k] = mask
-        hu = ndimage.correlate1d(hu, _SOFT, axis=0, mode="nearest")
-        hu = ndimage.correlate1d(hu, _SOFT, axis=1, mode="nearest")
+        if spacing < 1.5:  # partial volume of about a millimetre
+            hu = ndimage.correlate1d(hu, _SOFT, axis=0, mode="nearest")
+            hu = ndimage.correlate1d(hu, _SOFT, axis=1, mode="nearest")
         quiet = _NO_NOISE[labels]
         hu += np.where(quiet, np.float32(0.0), noise.slice() * np.float32(NOISE_HU))
         hu[quiet & (hu < -990.0)] = -1000.0  # flat air outside the body
@@ -174,3 +182,23 @@ def make_chest_ct(
         features=plan.features,
         variant=plan.variant,
     )
+
+
+def ct_labels(
+    seed: int, *, n_slices: int = 64, size: int = 512
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.bool_]]:
+    """Render the tissue labels and lung masks behind :func:`make_chest_ct` for ``seed``.
+
+    Returns ``uint8`` :class:`~teachingfiles.demo.anatomy.Tissue` labels and the
+    ``bool`` lung masks, both ``(n_slices, size, size)``, before any finding was
+    drawn: the ground truth of the anatomy (for tests and teaching overlays).
+    """
+    rng = np.random.default_rng(seed)
+    anatomy = make_anatomy(rng)  # the first draw of make_chest_ct, so the same patient
+    thickness = CT_TOP / n_slices
+    scene = Scene(anatomy, Grid.square(size, FIELD_OF_VIEW_MM / size), thickness)
+    labels = np.empty((n_slices, size, size), np.uint8)
+    lungs = np.empty((n_slices, size, size), bool)
+    for k in range(n_slices):
+        labels[k], lungs[k] = scene.render((k + 0.5) * thickness)
+    return labels, lungs

@@ -47,10 +47,10 @@ class Grid:
 
     @classmethod
     def square(cls, size: int, spacing: float, y_centre: float = 8.0) -> Grid:
-        """A grid centred on ``(0, y_centre)`` mm."""
+        """Make a grid centred on ``(0, y_centre)`` mm."""
         axis = ((np.arange(size, dtype=np.float32) - (size - 1) / 2.0) * spacing).astype(np.float32)
-        X, Y = np.meshgrid(axis, axis + np.float32(y_centre))
-        return cls(size, spacing, y_centre, X, Y)
+        xs, ys = np.meshgrid(axis, axis + np.float32(y_centre))
+        return cls(size, spacing, y_centre, xs, ys)
 
     @property
     def origin(self) -> tuple[float, float]:
@@ -166,22 +166,22 @@ class Scene:
         self.anatomy = anatomy
         self.grid = grid
         self.half = slab / 2.0
-        a, X, Y = anatomy, grid.X, grid.Y
+        a, gx, gy = anatomy, grid.X, grid.Y
         s = a.scale
-        self.R = np.maximum(np.hypot(X, Y), 1e-3).astype(np.float32)
-        self.theta = np.arctan2(np.abs(X), Y).astype(np.float32)
-        self.anterior = Y < 0
-        self.X2, self.Y2 = X * X, Y * Y
+        self.R = np.maximum(np.hypot(gx, gy), 1e-3).astype(np.float32)
+        self.theta = np.arctan2(np.abs(gx), gy).astype(np.float32)
+        self.anterior = gy < 0
+        self.X2, self.Y2 = gx * gx, gy * gy
         radius = (grid.size / 2.0) * grid.spacing
-        self.fov = np.hypot(X, Y - grid.y_centre) <= radius
-        self.diaphragm = a.diaphragm_z(X, Y).astype(np.float32)
-        self.apex = a.apex_z(X, Y).astype(np.float32)
-        self.spine_block = ((X / (36.0 * s)) ** 2 + ((Y - 38.0 * s) / (30.0 * s)) ** 2) < 1.0
-        self.aorta_block = ((X - 27.0 * s) ** 2 + (Y - 28.0 * s) ** 2) < (17.0 * s) ** 2
-        self.paraspinal = (((np.abs(X) - 34.0 * s) / (27.0 * s)) ** 2 + (
-            (Y - 76.0 * s) / (24.0 * s)
-        ) ** 2 < 1.0) & (Y > 48.0 * s)  # fmt: skip
-        dx2, profile = a.column_profile(X, Y)
+        self.fov = np.hypot(gx, gy - grid.y_centre) <= radius
+        self.diaphragm = a.diaphragm_z(gx, gy).astype(np.float32)
+        self.apex = a.apex_z(gx, gy).astype(np.float32)
+        self.spine_block = ((gx / (36.0 * s)) ** 2 + ((gy - 38.0 * s) / (30.0 * s)) ** 2) < 1.0
+        self.aorta_block = ((gx - 27.0 * s) ** 2 + (gy - 28.0 * s) ** 2) < (17.0 * s) ** 2
+        self.paraspinal = (((np.abs(gx) - 34.0 * s) / (27.0 * s)) ** 2 + (
+            (gy - 76.0 * s) / (24.0 * s)
+        ) ** 2 < 1.0) & (gy > 48.0 * s)  # fmt: skip
+        dx2, profile = a.column_profile(gx, gy)
         self.column_dx2 = dx2.astype(np.float32)
         self.column_profile = profile.astype(np.float32)
         self.wall_base = a.wall_depth(self.theta, 0.0).astype(np.float32)
@@ -191,27 +191,27 @@ class Scene:
 
     # ------------------------------------------------------------ constant parts
     def _abdomen_labels(self) -> U8:
-        X, Y, s = self.grid.X, self.grid.Y, self.anatomy.scale
-        lab = np.full(X.shape, T.LIVER, np.uint8)
-        spleen = ((X - 78.0 * s) / (32.0 * s)) ** 2 + ((Y - 45.0 * s) / (42.0 * s)) ** 2 < 1.0
-        stomach = ((X - 55.0 * s) / (45.0 * s)) ** 2 + ((Y + 15.0 * s) / (42.0 * s)) ** 2 < 1.0
+        gx, gy, s = self.grid.X, self.grid.Y, self.anatomy.scale
+        lab = np.full(gx.shape, T.LIVER, np.uint8)
+        spleen = ((gx - 78.0 * s) / (32.0 * s)) ** 2 + ((gy - 45.0 * s) / (42.0 * s)) ** 2 < 1.0
+        stomach = ((gx - 58.0 * s) / (38.0 * s)) ** 2 + ((gy + 12.0 * s) / (34.0 * s)) ** 2 < 1.0
         lab[spleen] = T.SPLEEN
         lab[stomach] = T.STOMACH
-        lab[stomach & (Y < -30.0 * s)] = T.GAS  # air rises anteriorly in a supine patient
+        lab[stomach & (gy < -28.0 * s)] = T.GAS  # air rises anteriorly in a supine patient
         return lab
 
     def _couch(self) -> U8:
-        X, Y = self.grid.X, self.grid.Y
-        top = 112.0 * self.anatomy.scale + 2.0 - 0.00025 * X * X
-        lab = np.zeros(X.shape, np.uint8)
-        inside = (Y > top) & (Y < top + 16.0) & (np.abs(X) < 215.0) & self.fov
+        gx, gy = self.grid.X, self.grid.Y
+        top = 112.0 * self.anatomy.scale + 2.0 - 0.00025 * gx * gx
+        lab = np.zeros(gx.shape, np.uint8)
+        inside = (gy > top) & (gy < top + 16.0) & (np.abs(gx) < 215.0) & self.fov
         lab[inside] = T.COUCH
-        lab[inside & ((Y < top + 2.0) | (Y > top + 14.0))] = T.COUCH_SHELL
+        lab[inside & ((gy < top + 2.0) | (gy > top + 14.0))] = T.COUCH_SHELL
         return lab
 
     # ------------------------------------------------------------ one slab
     def labels(self, z: float, *, ribs: bool = True, pulmonary: bool = True) -> U8:
-        """The tissue label image of the slab centred at height ``z`` (mm)."""
+        """Render the tissue labels of the slab centred at height ``z`` (mm)."""
         return self.render(z, ribs=ribs, pulmonary=pulmonary)[0]
 
     def render(self, z: float, *, ribs: bool = True, pulmonary: bool = True) -> tuple[U8, Bool]:
@@ -222,7 +222,7 @@ class Scene:
         width, ant, post = (float(v) for v in a.body_axes(z))
         invb2 = np.where(self.anterior, np.float32(1.0 / ant**2), np.float32(1.0 / post**2))
         q = np.sqrt(self.X2 * np.float32(1.0 / width**2) + self.Y2 * invb2)
-        depth = self.R / np.maximum(q, 1e-6) - self.R
+        depth = (self.R / np.maximum(q, 1e-6) - self.R).astype(np.float32)
         pect = np.float32(10.0 * np.clip((z - 170.0) / 60.0, 0.0, 1.0))
         wall = self.wall_base + pect * self.wall_anterior
         lab[depth > 0] = T.SKIN

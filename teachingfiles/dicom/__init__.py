@@ -15,8 +15,8 @@ from teachingfiles.dicom.volume import SliceHeader, Volume
 
 __all__ = [
     "DicomImage",
-    "SliceHeader",
     "Segment",
+    "SliceHeader",
     "View",
     "ViewPlan",
     "VoiFunction",

@@ -28,7 +28,7 @@ from teachingfiles.dicom.pixels import (
     read_dataset,
     transfer_syntax,
 )
-from teachingfiles.errors import DecodeError, InvalidDicomError
+from teachingfiles.errors import DecodeError, InvalidDicomError, TeachingFilesError
 
 __all__ = ["SliceHeader", "read_slice_headers"]
 
@@ -74,7 +74,7 @@ class SliceHeader:
     def from_dataset(
         cls, ds: Dataset, *, path: str | None = None, frame: int | None = None
     ) -> SliceHeader:
-        """The header of one slice (or of one frame of an enhanced multi-frame object)."""
+        """Read the header of one slice (or of one frame of an enhanced multi-frame object)."""
         where = path or getattr(ds, "filename", None)
         where = where if isinstance(where, str) else None
         _check_decodable(ds, where)
@@ -131,7 +131,7 @@ class SliceHeader:
             arr = np.fromfile(self.path, self.pixel_dtype, count, offset=self.pixel_offset)
             if arr.size == count:
                 return _fix_bits(arr.reshape(self.rows, self.columns), self.bits_stored)
-        from pydicom.pixels import pixel_array
+        from pydicom.pixels.utils import pixel_array
 
         source: Any = self.dataset if self.dataset is not None else self.path
         try:
@@ -158,10 +158,10 @@ def _pixel_offset(ds: Dataset) -> int | None:
 
 
 def _fast_dtype(ds: Dataset, bits_allocated: Any) -> str | None:
-    """The numpy dtype to read Pixel Data with directly, or None if it needs a decoder."""
+    """Choose the numpy dtype to read Pixel Data with directly, or None if it needs a decoder."""
     if str(transfer_syntax(ds)) not in _UNCOMPRESSED_LE or bits_allocated not in (8, 16):
         return None
-    if int(ds.get("SamplesPerPixel") or 1) != 1 or 0x00280008 in ds and number_of_frames(ds) != 1:
+    if int(ds.get("SamplesPerPixel") or 1) != 1 or (0x00280008 in ds and number_of_frames(ds) != 1):
         return None
     if str(ds.get("PhotometricInterpretation", "")) not in MONOCHROME:
         return None
@@ -172,20 +172,23 @@ def _fast_dtype(ds: Dataset, bits_allocated: Any) -> str | None:
 
 
 def _fix_bits(arr: npt.NDArray[Any], bits_stored: int) -> npt.NDArray[Any]:
-    """Drop bits above Bits Stored (overlays), sign-extending signed values."""
+    """Drop bits above Bits Stored (overlays), sign-extending signed values (in place)."""
     total = arr.dtype.itemsize * 8
     if bits_stored >= total:
         return arr
     if arr.dtype.kind == "i":
-        shift = total - bits_stored
-        return (arr << shift) >> shift  # type: ignore[no-any-return]
-    return arr & np.array((1 << bits_stored) - 1, arr.dtype)  # type: ignore[no-any-return]
+        shift = arr.dtype.type(total - bits_stored)
+        np.left_shift(arr, shift, out=arr)
+        np.right_shift(arr, shift, out=arr)  # arithmetic: extends the sign bit
+        return arr
+    np.bitwise_and(arr, arr.dtype.type((1 << bits_stored) - 1), out=arr)
+    return arr
 
 
 def read_slice_headers(
     source: str | PathLike[str] | Dataset,
 ) -> list[SliceHeader]:
-    """The slice headers of one file: one, or one per frame of a multi-frame object.
+    """Read the slice headers of one file: one, or one per frame of a multi-frame object.
 
     Raises
     ------
@@ -198,6 +201,9 @@ def read_slice_headers(
         path = path if isinstance(path, str) else None
     else:
         path = fspath(source)
+        fast = _from_fast_header(path)
+        if fast is not None:
+            return [fast]
         try:
             ds = pydicom.dcmread(path, defer_size=1024)
         except Exception:  # let the thorough reader phrase the message
@@ -208,3 +214,62 @@ def read_slice_headers(
     if frames == 1:
         return [SliceHeader.from_dataset(ds, path=path)]
     return [SliceHeader.from_dataset(ds, path=path, frame=f) for f in range(frames)]
+
+
+def _from_fast_header(path: str) -> SliceHeader | None:
+    """Read a plain single-frame slice with the catalog's header reader, if it can.
+
+    :func:`teachingfiles.dicom.headers.read_header` is several times faster than
+    pydicom (it parses only what a catalog needs). Anything unusual (multi-frame,
+    geometry missing or in functional groups, a fast-path surprise, an error) returns
+    None, and pydicom reads the file and phrases any error.
+    """
+    try:
+        from teachingfiles.dicom.headers import read_header
+    except ImportError:  # the catalog's reader is optional here
+        return None
+    try:
+        h = read_header(path, fallback=False)
+    except (LookupError, TeachingFilesError):
+        return None
+    photometric = h.photometric_interpretation or ""
+    usable = (
+        (h.number_of_frames or 1) == 1
+        and h.rows
+        and h.columns
+        and h.pixel_offset >= 0
+        and h.pixel_tag == 0x7FE00010
+        and h.image_position is not None
+        and h.image_orientation is not None
+        and photometric in MONOCHROME
+    )
+    if not usable:
+        return None
+    rows, cols = int(h.rows), int(h.columns)  # type: ignore[arg-type]
+    bits = h.bits_allocated
+    dtype = None
+    if (
+        h.transfer_syntax in _UNCOMPRESSED_LE
+        and (h.samples_per_pixel or 1) == 1
+        and bits in (8, 16)
+        and h.pixel_length >= rows * cols * (bits // 8)
+    ):
+        signed = h.pixel_representation == 1
+        dtype = ("<i2" if signed else "<u2") if bits == 16 else ("i1" if signed else "u1")
+    return SliceHeader(
+        sop_uid=h.sop_instance_uid or "",
+        rows=rows,
+        columns=cols,
+        position=_floats(h.image_position, 3),
+        orientation=_floats(h.image_orientation, 6),
+        pixel_spacing=_floats(h.pixel_spacing or h.imager_pixel_spacing, 2),
+        instance_number=h.instance_number,
+        slope=1.0 if h.rescale_slope is None else float(h.rescale_slope),
+        intercept=0.0 if h.rescale_intercept is None else float(h.rescale_intercept),
+        path=path,
+        modality=h.modality or "OT",
+        photometric=photometric,
+        pixel_offset=h.pixel_offset if dtype else None,
+        pixel_dtype=dtype,
+        bits_stored=int(h.bits_stored or bits or 16),
+    )

@@ -53,6 +53,11 @@ _TS_BIG = "1.2.840.10008.1.2.2"
 _FAST_CHARSETS = {"": "latin-1", "ISO_IR 100": "latin-1", "ISO_IR 6": "latin-1",
                   "ISO_IR 192": "utf-8"}  # fmt: skip
 _FIRST_BLOCK = 16384
+_FADVISE = hasattr(os, "posix_fadvise")
+_VRS = frozenset(
+    b"AE AS AT CS DA DS DT FD FL IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL "
+    b"UN UR US UT UV".split()
+)
 
 #: (tag, keyword, VR) of every top-level attribute the reader extracts.
 _WANTED: tuple[tuple[int, str, str], ...] = (
@@ -215,22 +220,32 @@ def _number(text: str, vr: str, multi: bool) -> Any:
 
 
 class _Buffer:
-    """The file's bytes from its start, read in growing blocks as parsing needs them."""
+    """The file's bytes from its start, read in growing blocks as parsing needs them.
 
-    def __init__(self, fh: Any, size: int) -> None:
-        self.fh = fh
+    ``fd`` is an open file descriptor (``None`` for an in-memory stream, such as an
+    inflated Deflated data set); reads use ``os.pread``.
+    """
+
+    def __init__(self, fd: int | None, size: int, data: bytes = b"") -> None:
+        self.fd = fd
         self.size = size
-        self.data = fh.read(_FIRST_BLOCK)
+        self.data = data
 
     def need(self, end: int) -> bool:
         """Make ``data`` reach ``end``; ``False`` if the file is shorter."""
         if end <= len(self.data):
             return True
-        if end > self.size:
+        if end > self.size or self.fd is None:
             return False
-        self.fh.seek(len(self.data))
-        self.data += self.fh.read(max(end - len(self.data), 4 * _FIRST_BLOCK))
+        have = len(self.data)
+        self.data += os.pread(self.fd, max(end - have, 4 * _FIRST_BLOCK), have)
         return end <= len(self.data)
+
+    def read_at(self, pos: int, n: int) -> bytes:
+        """``n`` bytes at ``pos`` (from memory if already read)."""
+        if pos + n <= len(self.data) or self.fd is None:
+            return self.data[pos : pos + n]
+        return os.pread(self.fd, n, pos)
 
 
 class _Parser:
@@ -242,6 +257,7 @@ class _Parser:
         self.path = path
         e = "<" if little else ">"
         self.tag_fmt = struct.Struct(e + "HH")
+        self.head = struct.Struct(e + ("HH2sH" if explicit else "HHI"))
         self.u16 = struct.Struct(e + "H")
         self.u32 = struct.Struct(e + "I")
         self.little = little
@@ -339,19 +355,26 @@ def read_header(
     """
     name = os.fspath(path)
     try:
-        with Path(name).open("rb") as fh:
-            if size is None:
-                size = os.fstat(fh.fileno()).st_size
-            if size == 0:
-                raise InvalidDicomError("empty file (0 bytes), not DICOM", path=name)
-            buf = _Buffer(fh, size)
-            try:
-                return _read_fast(buf, name)
-            except _SurpriseError as exc:
-                if not fallback:
-                    raise LookupError(f"{name}: fast path declined: {exc}") from exc
+        fd = os.open(name, os.O_RDONLY)
     except OSError as exc:
         raise InvalidDicomError(f"cannot be read ({exc.strerror or exc})", path=name) from exc
+    try:
+        if size is None:
+            size = os.fstat(fd).st_size
+        if size == 0:
+            raise InvalidDicomError("empty file (0 bytes), not DICOM", path=name)
+        if _FADVISE:  # no read-ahead: only the header's pages are read from a cold disk
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
+        buf = _Buffer(fd, size, os.pread(fd, _FIRST_BLOCK, 0))
+        try:
+            return _read_fast(buf, name)
+        except _SurpriseError as exc:
+            if not fallback:
+                raise LookupError(f"{name}: fast path declined: {exc}") from exc
+    except OSError as exc:
+        raise InvalidDicomError(f"cannot be read ({exc.strerror or exc})", path=name) from exc
+    finally:
+        os.close(fd)
     return read_header_pydicom(name)
 
 
@@ -405,12 +428,33 @@ def _read_fast(buf: _Buffer, path: str) -> DicomHeader:
                 "truncated: the Deflated data set ends before its compressed stream does",
                 path=path,
             )
-        inner = _Buffer.__new__(_Buffer)
-        inner.fh, inner.size, inner.data = None, len(body), body
+        inner = _Buffer(None, len(body), body)
         parser = _Parser(inner, explicit=True, little=True, path=path)
         return _walk(parser, 0, ts, path, deflated=True)
     explicit, little = ts != _TS_IMPLICIT, ts != _TS_BIG
     return _walk(_Parser(buf, explicit, little, path), start, ts, path, deflated=False)
+
+
+def _slow_header(parser: _Parser, pos: int, path: str) -> tuple[int, bytes | None, int, int]:
+    """Read an element header near the end of the data read so far (reading more)."""
+    buf = parser.buf
+    if not buf.need(pos + 8):
+        if pos == buf.size:
+            raise MissingPixelDataError(
+                "no pixel data: the data set ends without a Pixel Data element "
+                "(not an image, e.g. a report or a presentation state)",
+                path=path,
+            )
+        where = "inside an element header" if pos < buf.size else "inside an element value"
+        raise InvalidDicomError(f"truncated: the file ends {where}", path=path)
+    buf.need(pos + 12)  # as much as there is
+    try:
+        tag, vr, length, hlen = parser.header(pos)
+    except _TruncatedError as exc:
+        raise InvalidDicomError(f"truncated: {exc}", path=path) from None
+    if tag >> 16 == 0xFFFE:
+        raise _SurpriseError(f"stray item tag {tag:08X} at top level")
+    return tag, vr, length, pos + hlen
 
 
 def _walk(parser: _Parser, pos: int, ts: str, path: str, *, deflated: bool) -> DicomHeader:  # noqa: C901 - one linear scan; splitting it would cost a call per element
@@ -418,48 +462,59 @@ def _walk(parser: _Parser, pos: int, ts: str, path: str, *, deflated: bool) -> D
     values: dict[str, Any] = {}
     encoding = "latin-1"
     ctp_blocks: set[int] = set()
+    explicit = parser.explicit
+    head = parser.head
+    u32 = parser.u32
+    data = buf.data
+    by_tag, long_vrs, vrs = _BY_TAG, _LONG_VRS, _VRS  # locals: this loop runs per element
     while True:
-        if not buf.need(pos + 8):
-            if pos == buf.size:
-                raise MissingPixelDataError(
-                    "no pixel data: the data set ends without a Pixel Data element "
-                    "(not an image, e.g. a report or a presentation state)",
-                    path=path,
-                )
-            where = "inside an element header" if pos < buf.size else "inside an element value"
-            raise InvalidDicomError(f"truncated: the file ends {where}", path=path)
-        try:
-            tag, vr, length, hlen = parser.header(pos)
-        except _TruncatedError as exc:
-            raise InvalidDicomError(f"truncated: {exc}", path=path) from None
-        pos += hlen
-        if tag in _PIXEL_TAGS:
+        if pos + 12 <= len(data):  # the common case, inlined: one unpack per element
+            if explicit:
+                group, elem, vr, length = head.unpack_from(data, pos)
+            else:
+                group, elem, length = head.unpack_from(data, pos)
+                vr = None
+            if group == 0xFFFE:
+                raise _SurpriseError(f"stray item tag at top level, offset {pos}")
+            if vr is None:
+                pos += 8
+            elif vr in long_vrs:
+                length = u32.unpack_from(data, pos + 8)[0]
+                pos += 12
+            elif vr in vrs:
+                pos += 8
+            else:
+                raise _SurpriseError(f"odd VR bytes {vr!r} at offset {pos}")
+            tag = group << 16 | elem
+        else:
+            tag, vr, length, pos = _slow_header(parser, pos, path)
+            data = buf.data
+        if tag >= 0x7FE00008 and tag in _PIXEL_TAGS:
             return _finish(values, ts, tag, pos, length, parser, path, deflated, ctp_blocks)
-        if tag >> 16 == 0xFFFE:
-            raise _SurpriseError(f"stray item tag {tag:08X} at top level")
-        if length == _UNDEFINED:
+        if length == 0xFFFFFFFF:  # undefined length: a sequence
             try:
                 pos = parser.skip_undefined(pos, implicit_inside=vr == b"UN")
             except _TruncatedError as exc:
                 raise InvalidDicomError(f"truncated: {exc}", path=path) from None
+            data = buf.data
             continue
-        wanted = _BY_TAG.get(tag)
-        private = tag >> 16 == _TCIA_GROUP
-        if wanted is None and not private:
+        wanted = by_tag.get(tag)
+        if wanted is None and tag >> 16 != _TCIA_GROUP:
             pos += length
             continue
-        if not buf.need(pos + length):
-            raise InvalidDicomError(
-                f"truncated: element ({tag >> 16:04X},{tag & 0xFFFF:04X}) runs past the end "
-                "of the file",
-                path=path,
-            )
-        raw = buf.data[pos : pos + length]
+        if pos + length > len(data):
+            if not buf.need(pos + length):
+                raise InvalidDicomError(
+                    f"truncated: element ({tag >> 16:04X},{tag & 0xFFFF:04X}) runs past the "
+                    "end of the file",
+                    path=path,
+                )
+            data = buf.data
+        raw = data[pos : pos + length]
         pos += length
-        if private:
+        if wanted is None:
             _private(tag, raw, ctp_blocks, values)
             continue
-        assert wanted is not None
         keyword, want_vr = wanted
         if vr is not None and vr.decode("ascii") != want_vr:
             raise _SurpriseError(f"{keyword} has VR {vr!r}, expected {want_vr}")
@@ -503,7 +558,7 @@ def _finish(
     size = parser.buf.size
     what = f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
     if length == _UNDEFINED:
-        _check_fragments(parser, pos, path, deflated)
+        _check_fragments(parser, pos, path)
     elif pos + length > size:
         raise InvalidDicomError(
             f"truncated: Pixel Data {what} declares {length} bytes but the file ends "
@@ -519,10 +574,9 @@ def _finish(
     )
 
 
-def _check_fragments(parser: _Parser, pos: int, path: str, deflated: bool) -> None:
+def _check_fragments(parser: _Parser, pos: int, path: str) -> None:
     """Walk the encapsulated fragments' item headers (not their data) to the end."""
     size = parser.buf.size
-    fh = parser.buf.fh
     item = struct.Struct("<HHI")
     while True:
         if pos + 8 > size:
@@ -530,11 +584,7 @@ def _check_fragments(parser: _Parser, pos: int, path: str, deflated: bool) -> No
                 "truncated: the encapsulated Pixel Data ends before its sequence delimiter",
                 path=path,
             )
-        if deflated or pos + 8 <= len(parser.buf.data):
-            head = parser.buf.data[pos : pos + 8]
-        else:
-            fh.seek(pos)
-            head = fh.read(8)
+        head = parser.buf.read_at(pos, 8)
         group, elem, length = item.unpack(head)
         tag = group << 16 | elem
         pos += 8
@@ -616,10 +666,8 @@ def _pixel_element(
         raise InvalidDicomError(f"broken header: unexpected element {tag:08X}", path=name)
     offset = start + hlen
     if length == _UNDEFINED:
-        buf = _Buffer.__new__(_Buffer)  # empty: _check_fragments reads headers by seeking
-        buf.fh, buf.size, buf.data = fh, size, b""
-        parser = _Parser(buf, explicit=True, little=True, path=name)
-        _check_fragments(parser, offset, name, deflated=False)
+        parser = _Parser(_Buffer(fh.fileno(), size), explicit=True, little=True, path=name)
+        _check_fragments(parser, offset, name)
         return tag, offset, -1
     if offset + length > size:
         raise InvalidDicomError(

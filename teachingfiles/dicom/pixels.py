@@ -20,7 +20,6 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from os import PathLike, fspath
 from typing import Any
@@ -79,6 +78,8 @@ _VIDEO_HINT = (
     "this transfer syntax carries video or a link to pixel data elsewhere, which "
     "teachingfiles does not show; export the frames as images (e.g. JPEG 2000) first"
 )
+# MPEG-2/4, HEVC video (4.100-4.108) and JPIP referenced pixel data (4.94, 4.95)
+_VIDEO_OR_REFERENCED = {f"1.2.840.10008.1.2.4.{n}" for n in (94, 95, *range(100, 109))}
 _BROKEN_HINT = (
     "the pixel data is truncated or corrupt, or group 0028 (Rows, Columns, Bits "
     "Allocated, Samples per Pixel) does not match it; re-export the image from its source"
@@ -159,7 +160,7 @@ def _read_without_meta(source: PathType) -> Dataset | None:
 
 
 def transfer_syntax(ds: Dataset) -> UID | None:
-    """The dataset's transfer syntax UID, if its file meta says."""
+    """Return the dataset's transfer syntax UID, if its file meta says."""
     meta = getattr(ds, "file_meta", None)
     uid = None if meta is None else meta.get("TransferSyntaxUID")
     return None if uid is None else UID(str(uid))
@@ -172,7 +173,7 @@ def _describe(ds: Dataset) -> str:
 
 
 def number_of_frames(ds: Dataset) -> int:
-    """Number of Frames (1 when absent or malformed)."""
+    """Return Number of Frames (1 when absent or malformed)."""
     try:
         return max(int(ds.get("NumberOfFrames") or 1), 1)
     except (TypeError, ValueError):
@@ -203,12 +204,8 @@ def _check_decodable(ds: Dataset, path: str | None) -> None:
             path=path,
             tag="TransferSyntaxUID",
         )
-    if str(uid).startswith(
-        ("1.2.840.10008.1.2.4.10", "1.2.840.10008.1.2.4.9", "1.2.840.10008.1.2.6")
-    ):
-        # 4.100-4.108 MPEG/HEVC video, 4.94/4.95 JPIP (4.90/4.91 are JPEG 2000)
-        if str(uid) not in ("1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91"):
-            raise DecodeError(f"{_describe(ds)}: {_VIDEO_HINT}", path=path, tag="TransferSyntaxUID")
+    if str(uid) in _VIDEO_OR_REFERENCED:
+        raise DecodeError(f"{_describe(ds)}: {_VIDEO_HINT}", path=path, tag="TransferSyntaxUID")
     photometric = str(ds.get("PhotometricInterpretation", ""))
     if photometric not in MONOCHROME and photometric not in _COLOUR:
         raise DecodeError(
@@ -241,7 +238,7 @@ def decode(
     MissingPixelDataError, DecodeError
         What failed and what to install or do.
     """
-    from pydicom.pixels import pixel_array
+    from pydicom.pixels.utils import pixel_array
 
     ds = read_dataset(source)
     where = _where(
@@ -271,16 +268,14 @@ def _decode_message(ds: Dataset, exc: Exception) -> str:
     if len(text) > 300:
         text = text[:300] + "..."
     missing = (
-        "plugin" in text.lower()
-        and "missing" in text.lower()
-        or "no pixel data decoders" in text.lower()
-    )
+        "plugin" in text.lower() and "missing" in text.lower()
+    ) or "no pixel data decoders" in text.lower()
     hint = _HINTS.get(str(uid), "") if missing else _BROKEN_HINT
     return f"cannot decode the pixel data ({_describe(ds)}): {text}; {hint or _BROKEN_HINT}"
 
 
 def frame_attribute(ds: Dataset, sequence: str, keyword: str, frame: int | None) -> Dataset | None:
-    """The functional group item that holds ``keyword`` for ``frame``, if any.
+    """Find the functional group item that holds ``keyword`` for ``frame``, if any.
 
     Enhanced multi-frame objects (CT, MR, PET...) keep per-frame values in
     Per-frame Functional Groups, shared ones in Shared Functional Groups; the
@@ -436,7 +431,7 @@ class DicomImage:
             )
 
     def stored(self, frame: int = 0) -> npt.NDArray[Any]:
-        """Stored values of one frame (colour as RGB)."""
+        """Return the stored values of one frame (colour as RGB)."""
         self._check_frame(frame)
         if self._stored is None:
             self._stored = decode(self.dataset, path=self.path)
@@ -448,11 +443,14 @@ class DicomImage:
         return modality_values(self.dataset, self.stored(frame), frame=frame)
 
     def windows(self, frame: int = 0) -> list[Window]:
-        """The windows the file proposes for this frame (may be empty)."""
+        """List the windows the file proposes for this frame (may be empty)."""
         from teachingfiles.dicom.presets import file_windows
 
         return file_windows(self.dataset, frame)
 
     def display(self, frame: int = 0, window: Window | None = None) -> npt.NDArray[np.uint8]:
-        """What the viewer shows for one frame: ``uint8`` grey ``(r, c)`` or RGB ``(r, c, 3)``."""
+        """Return what the viewer shows for one frame.
+
+        ``uint8`` grey ``(rows, cols)`` or RGB ``(rows, cols, 3)``.
+        """
         return display(self.dataset, self.values(frame), window=window, frame=frame)

@@ -20,7 +20,7 @@ brain         40       80      grey/white matter on head CT
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Self
+from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -74,16 +74,16 @@ _PRESET_VALUES: dict[str, tuple[float, float]] = {
 }
 
 
-def _values(elem: object) -> list[float]:
+def _values(elem: Any) -> list[float]:
     if elem is None:
         return []
-    if isinstance(elem, list | tuple) or type(elem).__name__ == "MultiValue":
-        return [float(v) for v in elem]  # type: ignore[union-attr]
-    return [float(elem)]  # type: ignore[arg-type]
+    if isinstance(elem, str | int | float):
+        return [float(elem)]
+    return [float(v) for v in elem]  # a MultiValue of DS
 
 
 def file_windows(ds: Dataset, frame: int | None = None) -> list[Window]:
-    """The windows the file itself proposes, in file order (may be empty).
+    """List the windows the file itself proposes, in file order (may be empty).
 
     Window Center / Width may be multi-valued; Window Center & Width Explanation
     names them. Enhanced multi-frame images keep them in the Frame VOI LUT
@@ -119,7 +119,7 @@ def _values_text(elem: object) -> list[str]:
 
 
 def auto_window(values: npt.ArrayLike, *, name: str = "auto") -> Window:
-    """A window for images that carry none: the 1st to 99th percentile of values.
+    """Choose a window for images that carry none: the 1st to 99th percentile of values.
 
     Percentiles (rather than min/max) keep a few hot pixels or the padding
     outside a CT's field of view from flattening the image. A constant image

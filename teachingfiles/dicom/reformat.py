@@ -92,14 +92,36 @@ class ViewPlan:
         return self.spacing[1] / self.spacing[2]
 
     def image(self, data: npt.NDArray[Any], index: int) -> npt.NDArray[Any]:
-        """The 2-D image ``index`` of this view (a view into ``data`` when possible)."""
+        """Cut the 2-D image ``index`` of this view (a view into ``data`` when possible)."""
         if not 0 <= index < self.count:
             raise IndexError(
                 f"{self.view.value} image {index} does not exist: 0 to {self.count - 1}"
             )
         arr = np.transpose(data, self.axes)
         depth = self.count - 1 - index if self.flips[0] else index
-        img = arr[depth]
+        img: npt.NDArray[Any] = arr[depth]
+        if self.flips[1]:
+            img = img[::-1]
+        if self.flips[2]:
+            img = img[:, ::-1]
+        return img
+
+    def image_of(self, volume: Volume, index: int) -> npt.NDArray[Any]:
+        """Image ``index`` of this view from a volume, waiting only for what it needs.
+
+        A view along the acquisition's own slices needs one slice (decoded at once
+        if not loaded yet); a reformat needs the whole volume.
+        """
+        if self.axes[0] != 0:
+            return self.image(volume.wait(), index)
+        if not 0 <= index < self.count:
+            raise IndexError(
+                f"{self.view.value} image {index} does not exist: 0 to {self.count - 1}"
+            )
+        depth = self.count - 1 - index if self.flips[0] else index
+        img = volume.slice(depth)
+        if self.axes[1:] == (2, 1):
+            img = img.T
         if self.flips[1]:
             img = img[::-1]
         if self.flips[2]:
@@ -134,7 +156,7 @@ class ViewPlan:
 
 
 def plan_view(volume: Volume, view: View | str) -> ViewPlan:
-    """The plan that cuts ``view`` from ``volume`` (any acquisition plane).
+    """Plan how to cut ``view`` from ``volume`` (any acquisition plane).
 
     Example
     -------
@@ -159,7 +181,7 @@ def plan_view(volume: Volume, view: View | str) -> ViewPlan:
 
 
 def orientation_letters(volume: Volume, plan: ViewPlan) -> dict[str, str]:
-    """The letters at the image edges (``left``, ``right``, ``top``, ``bottom``).
+    """Give the letters at the image edges (``left``, ``right``, ``top``, ``bottom``).
 
     Read from the true directions, so an oblique acquisition shows e.g. ``"LP"``.
     """

@@ -63,7 +63,7 @@ def _frame_slice(ds: Dataset, frame: int, volume: Volume) -> int:
 
 
 def read_segments(source: str | PathLike[str] | Dataset, volume: Volume) -> list[Segment]:
-    """The segments of a DICOM SEG as masks over ``volume``.
+    """Read the segments of a DICOM SEG as masks over ``volume``.
 
     Raises
     ------

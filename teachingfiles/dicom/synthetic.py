@@ -43,7 +43,7 @@ def ct_dataset(
     series_uid: str | None = None,
     study_uid: str | None = None,
 ) -> Dataset:
-    """A CT slice dataset holding ``pixels`` (HU) as unsigned values with intercept -1024."""
+    """Build a CT slice dataset holding ``pixels`` (HU) as unsigned values with intercept -1024."""
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian

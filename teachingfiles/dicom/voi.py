@@ -125,7 +125,7 @@ class Window:
         return self.center - 0.5 + (self.width - 1.0) / 2.0
 
     def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready form (for the viewer's traits)."""
+        """Return a JSON-ready form (for the viewer's traits)."""
         return {
             "center": self.center,
             "width": self.width,
@@ -173,7 +173,8 @@ def apply_window(
     if invert:
         np.subtract(1.0, y, out=y)
     y *= np.float32(255.0)
-    return np.rint(y, out=y).astype(np.uint8)
+    out: npt.NDArray[np.uint8] = np.rint(y, out=y).astype(np.uint8)
+    return out
 
 
 def to_uint8(values: npt.ArrayLike, max_value: float) -> npt.NDArray[np.uint8]:
@@ -183,7 +184,8 @@ def to_uint8(values: npt.ArrayLike, max_value: float) -> npt.NDArray[np.uint8]:
         return np.zeros(x.shape, np.uint8)
     y = x * np.float32(255.0 / max_value)
     np.clip(y, 0, 255, out=y)
-    return np.rint(y, out=y).astype(np.uint8)
+    out: npt.NDArray[np.uint8] = np.rint(y, out=y).astype(np.uint8)
+    return out
 
 
 def apply_voi_lut_item(

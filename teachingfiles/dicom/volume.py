@@ -141,6 +141,23 @@ class Volume:
             raise UsageError("Volume.open got no files: pass the paths of one series")
         return cls(headers, workers=workers, background=background)
 
+    @classmethod
+    def from_files(
+        cls, paths: Sequence[str | PathLike[str]], *, workers: int | None = None
+    ) -> Volume:
+        """Open a series from its files (same as :meth:`open`)."""
+        return cls.open(paths, workers=workers)
+
+    @classmethod
+    def from_datasets(cls, datasets: Sequence[Dataset], *, workers: int | None = None) -> Volume:
+        """Open a series from pydicom datasets in memory (same as :meth:`open`)."""
+        return cls.open(datasets, workers=workers)
+
+    @property
+    def orientation(self) -> tuple[float, ...]:
+        """Image Orientation (Patient) of the slices: row then column direction cosines."""
+        return (*map(float, self.row_direction), *map(float, self.column_direction))
+
     def _warn(self, message: str) -> None:
         self.warnings.append(message)
         warnings.warn(message, TeachingFilesWarning, stacklevel=4)
@@ -263,9 +280,7 @@ class Volume:
         mid = n // 2
         order = [mid]
         for d in range(1, n):
-            for k in (mid + d, mid - d):
-                if 0 <= k < n:
-                    order.append(k)
+            order.extend(k for k in (mid + d, mid - d) if 0 <= k < n)
         return order
 
     def _load(self, k: int) -> None:
@@ -326,7 +341,8 @@ class Volume:
             self._load(k)
         if k in self._errors:
             raise self._errors[k]
-        return self._data[k]
+        image: npt.NDArray[Any] = self._data[k]
+        return image
 
     def is_ready(self, k: int) -> bool:
         """Whether slice ``k`` is decoded."""
@@ -384,7 +400,7 @@ class Volume:
 
     # ------------------------------------------------------------------ geometry
     def index_of(self, sop_uid: str, frame: int | None = None) -> int:
-        """The slice index of an instance (and frame, for multi-frame objects).
+        """Find the slice index of an instance (and frame, for multi-frame objects).
 
         ``frame`` is 0-based; MD.ai's ``frameNumber`` counts the same way.
 
@@ -430,11 +446,12 @@ class Volume:
             above = np.maximum(k - (n - 1), 0)[..., None]
             base = base + (below + above) * step
         _, dr, dc = self.spacing
-        return (
+        result: npt.NDArray[np.float64] = (
             base
             + idx[..., 1:2] * dr * self.column_direction
             + idx[..., 2:3] * dc * self.row_direction
         )
+        return result
 
     def patient_to_index(self, point: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """``(slice, row, column)`` float indices of patient points (mm), ``(..., 3)``."""

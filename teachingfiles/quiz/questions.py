@@ -270,11 +270,14 @@ class ResolvedQuestion:
 
     @property
     def topic(self) -> str:
-        """The summary heading: the question's topic, else the case category, else kind."""
+        """The summary heading: the question's topic, else the case's category, else kind."""
         if self.question.topic:
             return self.question.topic
-        if self.case is not None and self.case.category is not None:
-            return self.case.category.value
+        if self.case is not None:
+            reads = self.case.reads
+            category = self.case.category or (reads.appearance if reads else None)
+            if category is not None:
+                return category.value
         return self.kind.value.replace("_", " ")
 
     def image(self) -> KeyImage | None:
@@ -333,7 +336,8 @@ class ResolvedQuestion:
             normal = mark
             right = "the outlined finding (" + ", ".join(q.labels or ("any label",)) + ")"
             reference = tuple(r.as_dict() for r in self.key.regions)
-        reads = None if self.key.reads is None else self.key.reads.describe()
+        has_reads = self.key.reads is not None and bool(self.key.reads.calls)
+        reads = self.key.reads.describe() if has_reads and self.key.reads else None
         return Feedback(
             question_id=q.id,
             kind=q.kind,

@@ -4,10 +4,9 @@ Every function returns a :class:`Score`: a value in ``[0, 1]`` and a sentence
 saying why. Geometry follows MD.ai: ``(x, y)`` in pixels, x the column, y the row;
 ``slice`` is the index in the series sorted along the slice normal.
 
-Hand-written here, on purpose: the point-in-polygon test must count a point on
-the edge as inside (matplotlib's ``Path.contains_point`` leaves edges undefined),
-and the typo tolerance needs an edit distance, which the standard library lacks
-(``difflib`` ratios do not count typos).
+Point-in-polygon (a point on the outline counts as inside) and box IoU come from
+:mod:`teachingfiles.cases.geometry`. The edit distance is hand-written: the
+standard library has none, and ``difflib`` ratios do not count typos.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from teachingfiles.cases.geometry import box_iou, point_in_polygon
 from teachingfiles.vocabulary import Appearance, Severity
 
 __all__ = [
@@ -102,60 +102,6 @@ class Region:
 
 
 # ------------------------------------------------------------------ geometry
-
-
-def point_in_polygon(point: Point, vertices: Sequence[Point], *, tolerance: float = 1e-9) -> bool:
-    """Whether ``point`` lies inside the polygon or on its edge (even-odd rule).
-
-    Example
-    -------
-    >>> point_in_polygon((0, 5), [(0, 0), (10, 0), (10, 10), (0, 10)])  # on the edge
-    True
-    """
-    px, py = point
-    n = len(vertices)
-    if n < 3:
-        return False
-    inside = False
-    for i in range(n):
-        (x1, y1), (x2, y2) = vertices[i], vertices[(i + 1) % n]
-        if _on_segment(px, py, x1, y1, x2, y2, tolerance):
-            return True
-        if (y1 > py) != (y2 > py):
-            x_cross = x1 + (py - y1) * (x2 - x1) / (y2 - y1)
-            if px < x_cross:
-                inside = not inside
-    return inside
-
-
-def _on_segment(
-    px: float, py: float, x1: float, y1: float, x2: float, y2: float, tol: float
-) -> bool:
-    cross = (x2 - x1) * (py - y1) - (y2 - y1) * (px - x1)
-    if abs(cross) > tol * max(1.0, abs(x2 - x1) + abs(y2 - y1)):
-        return False
-    return (
-        min(x1, x2) - tol <= px <= max(x1, x2) + tol
-        and min(y1, y2) - tol <= py <= max(y1, y2) + tol
-    )
-
-
-def box_iou(a: Box, b: Box) -> float:
-    """Intersection over union of two ``(x, y, width, height)`` boxes.
-
-    Example
-    -------
-    >>> box_iou((0, 0, 10, 10), (5, 0, 10, 10))
-    0.3333333333333333
-    """
-    ax, ay, aw, ah = (float(v) for v in a)
-    bx, by, bw, bh = (float(v) for v in b)
-    aw, ah, bw, bh = abs(aw), abs(ah), abs(bw), abs(bh)
-    ix = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
-    iy = max(0.0, min(ay + ah, by + bh) - max(ay, by))
-    inter = ix * iy
-    union = aw * ah + bw * bh - inter
-    return inter / union if union > 0 else 0.0
 
 
 def voxel_from_view(

@@ -12,6 +12,7 @@ Example
 
 from __future__ import annotations
 
+import json
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -46,6 +47,8 @@ from teachingfiles.repository.scan import scan
 from teachingfiles.vocabulary import Appearance, Finding, Modality, Severity
 
 __all__ = ["CATALOG_DIR", "Repository"]
+
+_Summary = tuple[tuple[CollectionInfo, ...], dict[str, int], tuple[SkippedFile, ...]]
 
 #: Where the catalog lives by default, under the repository root.
 CATALOG_DIR = ".teachingfiles"
@@ -134,6 +137,27 @@ class Repository:
         result = scan(
             self._engine, self.root, workers=workers, progress=progress, exclude=[self.catalog]
         )
+        summary = None if result.modified else self._load_summary()
+        if summary is None:
+            summary = self._summary()
+            self._save_summary(summary)
+        collections, totals, skipped = summary
+        return IndexReport(
+            root=self.root,
+            catalog=self.catalog,
+            collections=collections,
+            skipped=skipped,
+            new=result.new,
+            changed=result.changed,
+            unchanged=result.unchanged,
+            removed=result.removed,
+            seconds=time.perf_counter() - start,
+            side_files=result.side_files,
+            **totals,
+        )
+
+    def _summary(self) -> _Summary:
+        """Collections, totals and skipped files, counted in the catalog."""
         collections = tuple(self.collections())
         with self._engine.connect() as conn:
 
@@ -146,19 +170,43 @@ class Repository:
                                     ("series", cat.series), ("instances", cat.instances),
                                     ("annotations", cat.mdai_annotations))
             }  # fmt: skip
-        return IndexReport(
-            root=self.root,
-            catalog=self.catalog,
-            collections=collections,
-            skipped=tuple(self.skipped()),
-            new=result.new,
-            changed=result.changed,
-            unchanged=result.unchanged,
-            removed=result.removed,
-            seconds=time.perf_counter() - start,
-            side_files=result.side_files,
-            **totals,
+        return collections, totals, tuple(self.skipped())
+
+    def _save_summary(self, summary: _Summary) -> None:
+        collections, totals, skipped = summary
+        text = json.dumps(
+            {
+                "collections": [
+                    [c.name, c.patients, c.studies, c.series, c.instances, c.annotations,
+                     [str(m) for m in c.modalities]]
+                    for c in collections
+                ],
+                "totals": totals,
+                "skipped": [[s.path, s.reason, s.kind] for s in skipped],
+            }
+        )  # fmt: skip
+        with self._engine.begin() as conn:
+            conn.execute(cat.meta.delete().where(cat.meta.c.key == "summary"))
+            conn.execute(cat.meta.insert().values(key="summary", value=text))
+
+    def _load_summary(self) -> _Summary | None:
+        """The summary saved by the last index run that changed the catalog (if any).
+
+        A re-index that changed nothing reports it instead of counting again.
+        """
+        with self._engine.connect() as conn:
+            text = conn.execute(
+                select(cat.meta.c.value).where(cat.meta.c.key == "summary")
+            ).scalar_one_or_none()
+        if text is None:
+            return None
+        raw = json.loads(text)
+        collections = tuple(
+            CollectionInfo(name, p, st, se, i, a, tuple(parse_modality(m) or m for m in mods))
+            for name, p, st, se, i, a, mods in raw["collections"]
         )
+        skipped = tuple(SkippedFile(p, r, k) for p, r, k in raw["skipped"])
+        return collections, dict(raw["totals"]), skipped
 
     # ------------------------------------------------------------------ browsing
     def collections(self) -> list[CollectionInfo]:

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, delete, insert, select
 from tqdm import tqdm
@@ -25,14 +25,13 @@ from teachingfiles.errors import DicomError, MissingPixelDataError
 from teachingfiles.repository import catalog as cat
 from teachingfiles.repository.sidecars import merge_side_files, resolve_collections, side_kind
 
-__all__ = ["FileStat", "ScanResult", "read_batch", "scan", "walk"]
+__all__ = ["FileStat", "ScanResult", "read_batch", "read_rows", "scan", "walk"]
 
 _CHUNK = 256
 _IN_PROCESS_BELOW = 400  # fewer candidate files than this: no worker processes
 
 
-@dataclass(frozen=True, slots=True)
-class FileStat:
+class FileStat(NamedTuple):
     """A file under the root: its path relative to the root, size and mtime in ns."""
 
     path: str
@@ -49,6 +48,7 @@ class ScanResult:
     unchanged: int
     removed: int
     side_files: tuple[tuple[str, str], ...]
+    modified: bool = True  # whether the catalog changed at all
 
 
 def walk(root: Path) -> Iterator[FileStat]:
@@ -113,6 +113,15 @@ def read_batch(
     return out
 
 
+def read_rows(root: str, batch: Sequence[tuple[str, int, int]]) -> dict[str, list[dict[str, Any]]]:
+    """Read a chunk and turn it into catalog rows; runs in a worker process.
+
+    Building the rows here keeps the main process (which inserts them) light; the
+    patient, study and series rows are de-duplicated within the chunk.
+    """
+    return _rows(read_batch(root, batch))
+
+
 def _chunks(items: Sequence[FileStat], size: int) -> Iterator[list[tuple[str, int, int]]]:
     for i in range(0, len(items), size):
         yield [(f.path, f.size, f.mtime_ns) for f in items[i : i + size]]
@@ -173,8 +182,17 @@ def _rows(results: Sequence[tuple[str, int, int, DicomHeader | None, str | None,
              "frame_of_reference_uid": h.frame_of_reference_uid,
              "tcia_collection": h.tcia_collection, "patient_id": pid}
         )  # fmt: skip
-    return {"files": files, "instances": inst, "patients": pats, "studies": studs,
-            "series": sers}  # fmt: skip
+    return {
+        "files": files,
+        "instances": inst,
+        "patients": _unique(pats, "patient_id"),
+        "studies": _unique(studs, "study_uid"),
+        "series": _unique(sers, "series_uid"),
+    }
+
+
+def _unique(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    return list({row[key]: row for row in reversed(rows)}.values())  # the first one wins
 
 
 def _store(conn: Connection, rows: dict[str, list[dict[str, Any]]]) -> None:
@@ -224,10 +242,10 @@ def scan(
     dropped. Side files are merged again whenever one of them changed. Files in
     ``exclude`` (the catalog itself when it lies under the root) are left out.
     """
+    ft = cat.files
     with engine.connect() as conn:
-        known = {r.path: (r.size, r.mtime_ns, r.status, r.kind) for r in conn.execute(
-            select(cat.files.c.path, cat.files.c.size, cat.files.c.mtime_ns,
-                   cat.files.c.status, cat.files.c.kind))}  # fmt: skip
+        rows = conn.execute(select(ft.c.path, ft.c.size, ft.c.mtime_ns, ft.c.status)).all()
+    known = {path: (size, mtime, status) for path, size, mtime, status in rows}
     skip: set[str] = set()
     for path in exclude:
         if path.is_relative_to(root):
@@ -239,11 +257,11 @@ def scan(
     side: list[tuple[str, str]] = []
     side_changed = False
     new = changed = unchanged = 0
-    for f in on_disk:
-        seen.add(f.path)
-        kind = side_kind(f.path)
-        old = known.get(f.path)
-        same = old is not None and old[0] == f.size and old[1] == f.mtime_ns
+    for stat in on_disk:
+        seen.add(stat.path)
+        kind = side_kind(stat.path)
+        old = known.get(stat.path)
+        same = old is not None and old[0] == stat.size and old[1] == stat.mtime_ns
         if old is None:
             new += 1
         elif same:
@@ -251,10 +269,10 @@ def scan(
         else:
             changed += 1
         if kind is not None:
-            side.append((f.path, kind))
+            side.append((stat.path, kind))
             side_changed |= not same
         elif not same:
-            todo.append(f)
+            todo.append(stat)
     removed = [p for p in known if p not in seen]
     side_changed |= any(known[p][2] == "side" or side_kind(p) for p in removed)
     with engine.begin() as conn:
@@ -263,14 +281,22 @@ def scan(
     with engine.begin() as conn:
         if removed or todo:
             _prune(conn)
-        if side_changed or (side and not _side_recorded(conn)):
+        merge = side_changed or bool(side and not _side_recorded(conn))
+        if merge:
             _merge(conn, root, side, {f.path: f for f in on_disk})
-        if removed or todo or side_changed:
+        if removed or todo or merge:
             resolve_collections(conn)
         used = conn.execute(
             select(cat.files.c.path, cat.files.c.kind).where(cat.files.c.status == "side")
         ).all()
-    return ScanResult(new, changed, unchanged, len(removed), tuple((p, k) for p, k in used))
+    return ScanResult(
+        new,
+        changed,
+        unchanged,
+        len(removed),
+        tuple((p, k) for p, k in used),
+        modified=bool(removed or todo or merge),
+    )
 
 
 def _side_recorded(conn: Connection) -> bool:
@@ -307,19 +333,18 @@ def _read_all(
     chunks = list(_chunks(todo, _CHUNK))
     try:
         if n_workers <= 1 or len(todo) < _IN_PROCESS_BELOW:
-            results: Iterator[Any] = (read_batch(str(root), c) for c in chunks)
+            results: Iterator[Any] = (read_rows(str(root), c) for c in chunks)
             _consume(engine, results, bar)
         else:
             with _executor(n_workers) as pool:
-                results = pool.map(read_batch, [str(root)] * len(chunks), chunks)
+                results = pool.map(read_rows, [str(root)] * len(chunks), chunks)
                 _consume(engine, results, bar)
     finally:
         bar.close()
 
 
 def _consume(engine: Engine, results: Iterator[Any], bar: tqdm[Any]) -> None:
-    for batch in results:
-        rows = _rows(batch)
+    for rows in results:
         with engine.begin() as conn:
             _store(conn, rows)
-        bar.update(len(batch))
+        bar.update(len(rows["files"]))

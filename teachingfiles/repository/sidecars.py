@@ -41,14 +41,16 @@ SIDE_SUFFIXES = (".json", ".csv", ".xlsx", ".tcia", ".md", ".rst")
 _KNOWN_COLLECTIONS = (COLLECTION_1A, COLLECTION_1B, COLLECTION_1C)
 
 
+_SIDE_KINDS = {"json": "json", "csv": "csv", "xlsx": "xlsx", "tcia": "tcia", "md": "doc",
+               "rst": "doc"}  # fmt: skip
+
+
 def side_kind(name: str) -> str | None:
     """``"json"``, ``"csv"``, ``"xlsx"``, ``"tcia"`` or ``"doc"`` by file name, else ``None``."""
-    lower = name.lower()
-    for suffix, kind in ((".json", "json"), (".csv", "csv"), (".xlsx", "xlsx"),
-                         (".tcia", "tcia"), (".md", "doc"), (".rst", "doc")):  # fmt: skip
-        if lower.endswith(suffix):
-            return kind
-    return None
+    _, dot, suffix = name.rpartition(".")
+    if not dot or "/" in suffix:
+        return None
+    return _SIDE_KINDS.get(suffix.lower())
 
 
 def merge_side_files(

@@ -58,11 +58,17 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: floa
     raise TimeoutError(f"voila did not answer {url} within {timeout:g} s:\n{log.read_text()[-3000:]}")
 
 
+class Server(str):
+    """The base URL of a running server (a ``str``), with its process id."""
+
+    pid: int
+
+
 @contextmanager
 def voila(
     folder: Path = NOTEBOOKS, env: dict[str, str] | None = None, timeout: float = 60.0
-) -> Iterator[str]:
-    """Serve ``folder`` with Voila on 127.0.0.1; yield the base URL."""
+) -> Iterator[Server]:
+    """Serve ``folder`` with Voila on 127.0.0.1; yield the base URL (with ``.pid``)."""
     port = free_port()
     logdir = Path(tempfile.mkdtemp(prefix="tf-voila-"))
     log = logdir / "voila.log"
@@ -77,7 +83,8 @@ def voila(
         proc = subprocess.Popen(
             cmd, cwd=folder, stdout=out, stderr=subprocess.STDOUT, env=full_env
         )
-    base = f"http://127.0.0.1:{port}"
+    base = Server(f"http://127.0.0.1:{port}")
+    base.pid = proc.pid
     try:
         _wait_http(f"{base}/voila/tree", proc, log, timeout)
         yield base

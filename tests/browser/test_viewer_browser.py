@@ -27,7 +27,7 @@ def screen_xy(vp: ViewerPage, x: float, y: float) -> tuple[float, float]:
 
 
 def expected_grey(value: float, center: float, width: float) -> float:
-    return float(np.clip((value - (center - width / 2)) / width * 255, 0, 255))
+    return float(np.floor(np.clip((value - (center - width / 2)) / width * 255, 0, 255)))
 
 
 def sample(vp: ViewerPage, shot: Any, x: float, y: float) -> np.ndarray:
@@ -48,8 +48,9 @@ def go_to(vp: ViewerPage, index: int) -> None:
 
 
 def check_slice_pixels(vp: ViewerPage, z: int, name: str) -> None:
-    state = vp.state()
-    center, width = state["window_center"], state["window_width"]
+    center, width = vp.page.evaluate(
+        "(() => { const s = globalThis.__tfViewers[0].state; return [s.center, s.width]; })()"
+    )
     shot = vp.screenshot(name)
     checked = 0
     for by in range(NY // BLOCK):
@@ -109,8 +110,13 @@ def test_drag_changes_the_window_in_python(viewer_page: ViewerPage) -> None:
     vp.page.mouse.down()
     vp.page.mouse.move(x + 60, y + 30, steps=6)
     vp.page.mouse.up()
-    vp.wait_python(f"s.window_width > {before['window_width']} && s.preset === ''")
+    drawn = vp.page.evaluate(
+        "(() => { const s = globalThis.__tfViewers[0].state; return [s.center, s.width]; })()"
+    )
+    vp.wait_python(f"s.window_center === {drawn[0]} && s.window_width === {drawn[1]}")
     after = vp.state()
+    assert after["preset"] == ""
+    assert after["window_width"] > before["window_width"]
     assert after["window_center"] > before["window_center"]
     check_slice_pixels(vp, 10, "after_drag")
     vp.page.keyboard.press("1")  # the first preset by its number key
