@@ -38,7 +38,6 @@ def _reference(path: str) -> object:
         return type(exc)
 
 
-@pytest.mark.slow
 def test_fast_reader_agrees_with_pydicom_on_every_shipped_file() -> None:
     assert len(ALL_FILES) > 300
     declined = []

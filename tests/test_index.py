@@ -34,10 +34,12 @@ def test_bad_files_are_skipped_with_reasons_and_good_ones_indexed(tmp_path: Path
 
 def test_skipped_files_are_remembered_by_a_reindex(tmp_path: Path) -> None:
     mini = build(tmp_path, bad=True)
-    Repository.open(tmp_path)
+    first = Repository.open(tmp_path, index=False).index()
     again = Repository.open(tmp_path, index=False).index()
     assert {s.path for s in again.skipped} == set(mini.bad)
     assert again.unchanged == 25 and again.new == again.changed == 0
+    ignore = {"seconds": 0, "new": 0, "unchanged": 0}
+    assert again.as_dict() | ignore == first.as_dict() | ignore
 
 
 def test_reindex_reads_only_changes(tmp_path: Path) -> None:
@@ -222,3 +224,19 @@ def test_demo_reindex_reads_nothing_again(demo_root: Path, tmp_path: Path) -> No
         "new": 0,
         "unchanged": 0,
     }
+
+
+def test_open_indexes_only_when_asked_or_new(tmp_path: Path) -> None:
+    mini = build(tmp_path)
+    Repository.open(tmp_path)  # no catalog yet: indexes
+    extra = tmp_path / "later" / "slice"
+    extra.parent.mkdir()
+    shutil.copy(next((tmp_path / "manifest-1600000000000").rglob("1-001.dcm")), extra)
+
+    def count() -> int:
+        return sum(len(repo.instances(s)) for s in mini.ct_series)
+
+    repo = Repository.open(tmp_path)  # a catalog exists: not indexed again
+    assert count() == 6
+    repo = Repository.open(tmp_path, index=True)
+    assert count() == 7

@@ -196,9 +196,9 @@ def plan_opacities(
     if name == "effusion":
         density += _effusion(zones, lateral, order)
     if ptx is not None:
-        density -= np.where(ptx, 0.14 * lung_thickness, 0.0).astype(np.float32)
-        edge = ptx & ~ndimage.binary_erosion(ptx, iterations=2)
-        density += 5.0 * edge
+        density -= np.where(ptx, 0.2 * lung_thickness, 0.0).astype(np.float32)
+        pleura = ndimage.binary_dilation(ptx, iterations=2) & ~ptx & (zones > 0)
+        density += 6.0 * pleura  # the visceral pleural line
     return XRPlan(name, density, mask, summary, features, ptx)
 
 
@@ -213,8 +213,9 @@ def _zone_field(
         return _blobs(rng, zone, zone & (lateral > 0.6), 3, 0.32 * lung_px, noise), amp, hole
     if kind is Appearance.INDETERMINATE:
         return _blobs(rng, zone, zone & (lateral < 0.45), 3, 0.3 * lung_px, noise), 22.0, hole
-    if name == "lobar":
-        return np.where(zone, np.float32(1.0), np.float32(0.0)), 50.0, hole
+    if name == "lobar":  # homogeneous, with a little texture and no ragged medial edge
+        soft = ndimage.gaussian_filter(zone.astype(np.float32), 0.006 * zone.shape[0])
+        return np.asarray(soft + noise * 0.3, np.float32), 50.0, hole
     if name == "nodules":
         return _nodules(rng, zone, spacing), 1.0, hole
     if name == "cavity" and i == 0:
@@ -274,7 +275,7 @@ def _pneumothorax(zones: I8, lateral: F32, order: list[int]) -> Bool:
     top, bottom = rows[0], rows[-1]
     rr = np.arange(zones.shape[0], dtype=np.float32)[:, None]
     frac = np.clip((rr - top) / max(bottom - top, 1), 0.0, 1.0)
-    return np.asarray(side & (lateral > 0.72 + 0.5 * frac) & (frac < 0.55), bool)
+    return np.asarray(side & (lateral > 0.62 + 0.8 * frac**2) & (frac < 0.6), bool)
 
 
 def _describe(

@@ -166,7 +166,8 @@ def make_chest_radiograph(
     anatomy = make_anatomy(rng)
     det = Detector(anatomy, size, view_name)
     body, lung_thickness = _project_body(anatomy, det)
-    lungs = lung_thickness > 35.0  # the lung a reader sees (not the recesses behind the liver)
+    smooth = ndimage.gaussian_filter(lung_thickness, 3.0 * size / 1024.0)  # hide voxel steps
+    lungs = smooth > 35.0  # the lung a reader sees (not the recesses behind the liver)
     zones = lung_zones(lungs)
     markings = _markings(anatomy, det) * lungs
     plan = plan_opacities(kind, grade, variant, rng, zones, lung_thickness, det.spacing)
@@ -307,10 +308,11 @@ def _bones(anatomy: Anatomy, det: Detector) -> F32:
     out += 5.0 * _polyline(det, clavicles, 4.0)
     for sign in (-1.0, 1.0):
         head = np.array([sign * 176.0 * s, 40.0, 301.0])
-        elbow = np.array([sign * 192.0 * s, 40.0, 120.0])
+        elbow = np.array([sign * 230.0 * s, 40.0, 120.0])
         out += 1.2 * _chord(det, head, head + 0.01, 24.0 * s)  # humeral head
-        out += 1.6 * _chord(det, head, elbow, 12.0 * s)  # shaft
-        out -= 0.9 * _chord(det, head, elbow, 8.0 * s)  # medullary cavity
+        neck = head + (elbow - head) * 0.15
+        out += 1.6 * _chord(det, neck, elbow, 12.0 * s)  # shaft
+        out -= 0.9 * _chord(det, neck, elbow, 8.0 * s)  # medullary cavity
         _scapula(det, sign, s, out)
     return out
 
@@ -363,7 +365,7 @@ def _shoulders(anatomy: Anatomy, det: Detector) -> F32:
         for a, b, radius in (
             ((60.0, 30.0, 330.0), (150.0, 30.0, 318.0), 20.0),  # trapezius to acromion
             ((160.0, 20.0, 300.0), (178.0, 30.0, 292.0), 38.0),  # deltoid
-            ((185.0, 35.0, 290.0), (200.0, 35.0, 120.0), 46.0),  # upper arm
+            ((182.0, 35.0, 290.0), (238.0, 35.0, 110.0), 46.0),  # upper arm
         ):
             pa = np.array([sign * a[0] * s, a[1], a[2]])
             pb = np.array([sign * b[0] * s, b[1], b[2]])

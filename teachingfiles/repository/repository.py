@@ -85,7 +85,7 @@ class Repository:
             The catalog file; default ``<path>/.teachingfiles/catalog.sqlite``.
         index
             ``True``: bring the catalog up to date now; ``False``: never index here;
-            ``None`` (default): index only if there is no catalog yet.
+            ``None`` (default): index only if there is no catalog yet (or an empty one).
 
         Raises
         ------
@@ -103,11 +103,15 @@ class Repository:
         cpath = (
             Path(catalog).expanduser().resolve() if catalog else root / CATALOG_DIR / _CATALOG_NAME
         )
-        existed = cpath.exists()
         repo = cls(root, cpath, cat.open_catalog(cpath))
-        if index or (index is None and not existed):
+        if index or (index is None and repo._never_indexed()):
             repo.index()
         return repo
+
+    def _never_indexed(self) -> bool:
+        """Whether no index run has filled the catalog (new, or rebuilt for a new schema)."""
+        with self._engine.connect() as conn:
+            return conn.execute(select(cat.files.c.path).limit(1)).first() is None
 
     def close(self) -> None:
         """Release the catalog's connections."""
@@ -157,7 +161,7 @@ class Repository:
         )
 
     def _summary(self) -> _Summary:
-        """Collections, totals and skipped files, counted in the catalog."""
+        """Count collections, totals and skipped files in the catalog."""
         collections = tuple(self.collections())
         with self._engine.connect() as conn:
 
@@ -190,7 +194,7 @@ class Repository:
             conn.execute(cat.meta.insert().values(key="summary", value=text))
 
     def _load_summary(self) -> _Summary | None:
-        """The summary saved by the last index run that changed the catalog (if any).
+        """Load the summary saved by the last index run that changed the catalog.
 
         A re-index that changed nothing reports it instead of counting again.
         """
