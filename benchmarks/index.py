@@ -23,6 +23,7 @@ import argparse
 import contextlib
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -72,24 +73,34 @@ def _warm(files: list[Path]) -> None:
         path.read_bytes()
 
 
-def _baseline(files: list[Path]) -> float:
+def _baseline(files: list[Path]) -> tuple[float, float]:
+    """Wall and CPU seconds of the plain pydicom loop."""
     import pydicom
 
+    cpu = time.process_time()
     start = time.perf_counter()
     for path in files:
         with contextlib.suppress(Exception):  # the baseline counts time, not outcomes
             pydicom.dcmread(path, stop_before_pixels=True)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _index(root: Path, catalog: Path, workers: int) -> dict[str, Any]:
+    """Run the command; add its wall time and CPU time (with its worker processes)."""
     cmd = [str(CLI), "index", str(root), "--json", "--no-progress", "--catalog", str(catalog),
            "--workers", str(workers)]  # fmt: skip
+    cpu = _children_cpu()
     start = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True, check=True)
     wall = time.perf_counter() - start
     report: dict[str, Any] = json.loads(done.stdout)
     report["wall_s"] = wall
+    report["cpu_s"] = _children_cpu() - cpu
     return report
 
 
@@ -117,12 +128,15 @@ def run(n_files: int, keep: Path | None, workers: int) -> dict[str, Any]:
     catalogs.mkdir()
 
     _warm(files)
-    baseline_warm = _baseline(files)
+    empty = base / "empty"
+    empty.mkdir(exist_ok=True)
+    startup = _index(empty, catalogs / "empty.sqlite", workers)  # start-up and imports only
+    baseline_warm, baseline_cpu = _baseline(files)
     warm = _index(root, catalogs / "warm.sqlite", workers)
     reindex = _index(root, catalogs / "warm.sqlite", workers)
 
     cold_how = _drop_caches(files)
-    baseline_cold = _baseline(files) if cold_how else None
+    baseline_cold = _baseline(files)[0] if cold_how else None
     if cold_how:
         _drop_caches(files)
     cold = _index(root, catalogs / "cold.sqlite", workers) if cold_how else None
@@ -140,6 +154,11 @@ def run(n_files: int, keep: Path | None, workers: int) -> dict[str, Any]:
         "index_warm_s": round(warm["seconds"], 3),
         "index_warm_wall_s": round(warm["wall_s"], 3),
         "index_warm_files_per_s": round(warm["new"] / warm["seconds"]),
+        "baseline_warm_cpu_files_per_s": round(n / baseline_cpu),
+        "index_warm_cpu_s": round(warm["cpu_s"] - startup["cpu_s"], 3),
+        "index_warm_cpu_files_per_s": round(warm["new"] / (warm["cpu_s"] - startup["cpu_s"])),
+        "startup_cpu_s": round(startup["cpu_s"], 3),
+        "load_average": round(os.getloadavg()[0], 2),
         "reindex_s": round(reindex["seconds"], 4),
         "reindex_wall_s": round(reindex["wall_s"], 3),
         "reindex_unchanged": reindex["unchanged"],
@@ -189,8 +208,11 @@ def _table(r: dict[str, Any]) -> str:
             row("speedup", "speedup_warm", "speedup_cold"),
             row("first index, s (in command)", "index_warm_s", "index_cold_s"),
             row("first index, s (wall)", "index_warm_wall_s", "index_cold_wall_s"),
+            row("pydicom loop, files/CPU-s", "baseline_warm_cpu_files_per_s", "-"),
+            row("index, files/CPU-s (all procs)", "index_warm_cpu_files_per_s", "-"),
             "",
             tail,
+            f"load average (other users of the machine): {r['load_average']}",
         ]
     )
 

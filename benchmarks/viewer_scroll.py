@@ -171,7 +171,10 @@ def open_viewer(browser: Any, url: str, net: bool = False) -> tuple[Any, dict[st
     counter = {"bytes": 0}
 
     def on_ws(ws: Any) -> None:
-        ws.on("framereceived", lambda payload: counter.__setitem__("bytes", counter["bytes"] + len(payload)))
+        ws.on(
+            "framereceived",
+            lambda payload: counter.__setitem__("bytes", counter["bytes"] + len(payload)),
+        )
 
     page.on("websocket", on_ws)
     if net:
@@ -179,7 +182,12 @@ def open_viewer(browser: Any, url: str, net: bool = False) -> tuple[Any, dict[st
         cdp.send("Network.enable")
         cdp.send(
             "Network.emulateNetworkConditions",
-            {"offline": False, "latency": 20, "downloadThroughput": 100e6 / 8, "uploadThroughput": 100e6 / 8},
+            {
+                "offline": False,
+                "latency": 20,
+                "downloadThroughput": 100e6 / 8,
+                "uploadThroughput": 100e6 / 8,
+            },
         )
     page.goto(url, timeout=120_000)
     return page, counter

@@ -179,11 +179,14 @@ def plan_opacities(
     noise = _smooth_noise(rng, size)
     lung_px = float(np.sqrt((zones > 0).sum() / 6.0))  # typical zone size (pixels)
     ptx = _pneumothorax(zones, lateral, order) if name == "pneumothorax" else None
+    lung_soft = ndimage.gaussian_filter((zones > 0).astype(np.float32), 0.006 * size)
     for i, z in enumerate(order):
         zone = zones == z
         if ptx is not None:
             zone &= ~ptx
-        field, amp, hole = _zone_field(kind, name, i, rng, zone, lateral, noise, lung_px, spacing)
+        field, amp, hole = _zone_field(
+            kind, name, i, rng, zone, lateral, noise, lung_px, spacing, lung_soft
+        )
         density -= amp * 0.75 * hole
         region = zone & (field > 0.45)
         if not region.any():
@@ -204,7 +207,7 @@ def plan_opacities(
 
 def _zone_field(
     kind: Appearance, name: str, i: int, rng: np.random.Generator, zone: Bool, lateral: F32,
-    noise: F32, lung_px: float, spacing: float,
+    noise: F32, lung_px: float, spacing: float, lung_soft: F32,
 ) -> tuple[F32, float, F32]:  # fmt: skip
     """Return the 0-1 disease field of one zone, its density (mm), and any cavity."""
     hole = np.zeros(zone.shape, np.float32)
@@ -212,10 +215,9 @@ def _zone_field(
         amp = 45.0 if name == "consolidation" else 30.0
         return _blobs(rng, zone, zone & (lateral > 0.6), 3, 0.32 * lung_px, noise), amp, hole
     if kind is Appearance.INDETERMINATE:
-        return _blobs(rng, zone, zone & (lateral < 0.45), 3, 0.3 * lung_px, noise), 22.0, hole
+        return _blobs(rng, zone, zone & (lateral < 0.45), 3, 0.3 * lung_px, noise), 32.0, hole
     if name == "lobar":  # homogeneous, with a little texture and no ragged medial edge
-        soft = ndimage.gaussian_filter(zone.astype(np.float32), 0.006 * zone.shape[0])
-        return np.asarray(soft + noise * 0.3, np.float32), 50.0, hole
+        return np.where(zone, lung_soft + noise * 0.3, np.float32(0.0)), 50.0, hole
     if name == "nodules":
         return _nodules(rng, zone, spacing), 1.0, hole
     if name == "cavity" and i == 0:
@@ -260,10 +262,9 @@ def _effusion(zones: I8, lateral: F32, order: list[int]) -> F32:
     rows = np.flatnonzero(side.any(axis=1))
     bottom, height = rows[-1], rows[-1] - rows[0]
     rr = np.arange(zones.shape[0], dtype=np.float32)[:, None]
-    level = bottom - height * (0.10 + 0.12 * lateral)  # meniscus climbs laterally
-    cols = np.asarray(side.any(axis=0), bool)
-    fluid = (rr > level) & cols[None, :] & (side | (rr > bottom - 0.05 * height))
-    depth = np.clip((rr - level) / (0.06 * height), 0.0, 1.0)
+    level = bottom - height * (0.12 + 0.16 * lateral**2)  # meniscus climbs laterally
+    fluid = side & (rr > level)
+    depth = np.clip((rr - level) / (0.05 * height), 0.0, 1.0)
     return np.where(fluid, 60.0 * depth, 0.0).astype(np.float32)
 
 
