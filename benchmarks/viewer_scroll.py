@@ -108,7 +108,10 @@ async (steps) => {
   for (let k = 0; k < steps; k++) {
     await frame();
     await jitter();
-    const loaded = new Promise((r) => img.addEventListener("load", () => r(performance.now()), { once: true }));
+    const loaded = new Promise((r, reject) => {
+      img.addEventListener("load", () => r(performance.now()), { once: true });
+      setTimeout(() => reject(new Error(`step ${k}: no new image within 5 s`)), 5000);
+    });
     const key = Math.floor(k / 50) % 2 ? "ArrowLeft" : "ArrowRight";
     const ev = new KeyboardEvent("keydown", { key, bubbles: true, cancelable: true });
     handle.dispatchEvent(ev);
@@ -201,6 +204,10 @@ def wait_full(page: Any, timeout: float) -> dict[str, Any]:
     return dict(page.evaluate("globalThis.__tfViewers[0].stats"))
 
 
+def log(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
 def measure(slices: int, size: int, steps: int) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
@@ -208,11 +215,13 @@ def measure(slices: int, size: int, steps: int) -> dict[str, Any]:
     env = {"TF_BENCH_SLICES": str(slices), "TF_BENCH_SIZE": str(size), "TF_BENCH_CACHE": cache}
     out: dict[str, Any] = {"slices": slices, "size": size}
     with voila(env=env, timeout=120) as base, sync_playwright() as pw, chromium(pw) as browser:
+        log('warming')
         # warm the phantom cache and the server (not measured)
         page, _ = open_viewer(browser, f"{base}/voila/render/viewer_bench.ipynb")
         wait_full(page, 120_000)
         page.close()
 
+        log('viewer on loopback')
         page, counter = open_viewer(browser, f"{base}/voila/render/viewer_bench.ipynb")
         stats = wait_full(page, 120_000)
         out["first_slice_ms"] = round(stats["firstPaint"], 1)
@@ -220,6 +229,7 @@ def measure(slices: int, size: int, steps: int) -> dict[str, Any]:
         out["full_series_ms"] = round(stats["full"], 1)
         out["ws_bytes"] = counter["bytes"]
         out["max_message_bytes"] = stats["maxMessage"]
+        log('scroll')
         scroll = page.evaluate(SCROLL_JS, [steps, "root"])
         out["scroll_median_ms"] = round(median(scroll["draw"]), 2)
         out["scroll_p95_ms"] = round(p95(scroll["draw"]), 2)
@@ -227,7 +237,9 @@ def measure(slices: int, size: int, steps: int) -> dict[str, Any]:
         out["scroll_frame_p95_ms"] = round(p95(scroll["toFrame"]), 2)
         out["scroll_next_frame_fraction"] = round(scroll["nextFrame"] / steps, 3)
         out["burst_keys"] = 100
+        log('burst')
         out["burst_frames_painted"] = page.evaluate(BURST_JS, [100, 30])
+        log('window/level')
         wl = page.evaluate(SCROLL_JS, [100, "canvas"])
         out["wl_median_ms"] = round(median(wl["draw"]), 2)
         out["wl_p95_ms"] = round(p95(wl["draw"]), 2)
@@ -240,6 +252,7 @@ def measure(slices: int, size: int, steps: int) -> dict[str, Any]:
         out["kernel_mb"] = round(kernel_rss_mb(base.pid), 1)
         page.close()
 
+        log('baseline')
         page = browser.new_page(viewport={"width": 1000, "height": 1100})
         page.goto(f"{base}/voila/render/baseline_bench.ipynb", timeout=120_000)
         page.wait_for_selector(".noUi-handle", timeout=120_000)
@@ -254,6 +267,7 @@ def measure(slices: int, size: int, steps: int) -> dict[str, Any]:
             out["baseline_scroll_frame_median_ms"] / out["scroll_frame_median_ms"], 1
         )
 
+        log('emulated network')
         page, counter = open_viewer(browser, f"{base}/voila/render/viewer_bench.ipynb", net=True)
         stats = wait_full(page, 180_000)
         out["net"] = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +30,18 @@ def _demo_key() -> str:
     return h.hexdigest()[:12]
 
 
+def _remove_old_builds(keep: Path, max_age_s: float = 6 * 3600) -> None:
+    """Drop cached demos of other source versions once they are old.
+
+    Builds of other versions are kept for a while: a test run of another checkout
+    state may still be reading them.
+    """
+    now = time.time()
+    for old in CACHE.glob("demo-*"):
+        if old != keep and now - old.stat().st_mtime > max_age_s:
+            shutil.rmtree(old, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def demo_root() -> Iterator[Path]:
     """A built demo repository (read-only for tests: copy it before changing it)."""
@@ -39,8 +52,7 @@ def demo_root() -> Iterator[Path]:
     with (CACHE / "demo.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (target / ".complete").exists():
-            for old in CACHE.glob("demo-*"):
-                shutil.rmtree(old, ignore_errors=True)
+            _remove_old_builds(keep=target)
             build_demo(target)
             (target / ".complete").write_text("ok\n")
         fcntl.flock(lock, fcntl.LOCK_UN)

@@ -330,7 +330,7 @@ def _with_trees(anatomy: Anatomy, rng: np.random.Generator) -> Anatomy:
     atria = {1: np.array([-30.0 * s, 8.0 * s, 130.0]), 2: np.array([34.0 * s, 10.0 * s, 128.0])}
     central, airways, arteries, veins = [trachea], [], [], []
     for side in (1, 2):
-        pts = anatomy.sample_lung(rng, 1400, side)
+        pts = anatomy.sample_lung(rng, 2400, side)
         tree = grow_tree(rng, hila[side], pts, radius=6.5 * s, stop_points=4)
         arteries.append(tree)
         main = Tubes(carina[None, :], hila[side][None, :], np.array([7.0 * s]),

@@ -501,6 +501,10 @@ def build_demo(
         results = _run(_tasks(partial, _subset), max(1, n_workers), progress)
         _write_side_files(partial, results)
         (partial / "README.md").write_text(_readme(results), encoding="utf-8")
+        if _subset is None:  # a subset lacks studies the teaching set refers to
+            from teachingfiles.demo.teaching_set import write_demo_teaching_sets
+
+            write_demo_teaching_sets(partial)
         (partial / DEMO_MARKER).write_text(
             "A teachingfiles demo repository; `teachingfiles demo build` may replace it.\n",
             encoding="utf-8",

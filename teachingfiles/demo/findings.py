@@ -374,10 +374,10 @@ def _indeterminate(anatomy: Anatomy, name: str, rng: np.random.Generator) -> Fin
     x, y, z = pts[:, 0], pts[:, 1], pts[:, 2]
     if name == "perihilar":
         hilum = np.where(x < 0, -55.0, 55.0) * anatomy.scale
-        near = np.hypot(x - hilum, np.hypot(y - 5.0, z - 175.0)) < 60.0
-        weight = (near & (depth > 25)).astype(float)
+        near = np.hypot(x - hilum, np.hypot(y - 5.0, z - 175.0)) < 48.0
+        weight = (near & (depth > 35)).astype(float)
         centres = _bilateral(rng, pts, weight, int(rng.integers(3, 5)), 30.0)
-        lesions = _lesions(rng, centres, "ggo", (16.0, 24.0), 0.45, (-620.0, -500.0), 1.6)
+        lesions = _lesions(rng, centres, "ggo", (18.0, 26.0), 0.45, (-580.0, -440.0), 1.6)
         text = "bilateral perihilar ground-glass opacities without a peripheral distribution"
         feats: tuple[str, ...] = ("bilateral", "perihilar", "central", "ground-glass",
                                   "non-rounded")  # fmt: skip
@@ -385,14 +385,14 @@ def _indeterminate(anatomy: Anatomy, name: str, rng: np.random.Generator) -> Fin
         right = bool(rng.integers(0, 2))
         weight = (((x < 0) == right) & (depth > 20) & (z > 150)).astype(float)
         centres = _pick(rng, pts, weight, int(rng.integers(2, 4)), 35.0)
-        lesions = _lesions(rng, centres, "ggo", (14.0, 22.0), 0.5, (-600.0, -480.0), 1.5)
+        lesions = _lesions(rng, centres, "ggo", (16.0, 24.0), 0.5, (-560.0, -440.0), 1.5)
         side = "right" if right else "left"
         text = f"patchy non-rounded ground-glass opacities in the {side} upper and mid lung"
         feats = ("unilateral", "upper-lobe", "ground-glass", "non-rounded", "multifocal")
     else:
         weight = np.ones(len(pts))
         centres = _bilateral(rng, pts, weight, int(rng.integers(10, 14)), 40.0)
-        lesions = _lesions(rng, centres, "ggo", (20.0, 32.0), 0.5, (-660.0, -560.0))
+        lesions = _lesions(rng, centres, "ggo", (20.0, 32.0), 0.5, (-620.0, -500.0))
         text = "diffuse patchy ground-glass opacity in all lobes without a peripheral pattern"
         feats = ("bilateral", "diffuse", "ground-glass", "non-rounded")
     return FindingPlan(Appearance.INDETERMINATE, name, text, feats, lesions=tuple(lesions))

@@ -104,7 +104,6 @@ _WANTED: tuple[tuple[int, str, str], ...] = (
     (0x00281052, "RescaleIntercept", "DS"),
     (0x00281053, "RescaleSlope", "DS"),
 )
-_BY_TAG = {tag: (kw, vr) for tag, kw, vr in _WANTED}
 _MULTI = frozenset(
     ("ImagerPixelSpacing", "ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing",
      "WindowCenter", "WindowWidth")
@@ -200,6 +199,28 @@ _FIELD_OF = {
     "WindowWidth": "window_width", "RescaleIntercept": "rescale_intercept",
     "RescaleSlope": "rescale_slope",
 }  # fmt: skip
+
+
+_TEXT, _US, _NUMBER, _MULTI_NUMBER, _CHARSET = range(5)
+_PAD = " \x00"
+
+
+def _kind(keyword: str, vr: str) -> int:
+    if keyword == "SpecificCharacterSet":
+        return _CHARSET
+    if vr == "US":
+        return _US
+    if vr in ("DS", "IS"):
+        return _MULTI_NUMBER if keyword in _MULTI else _NUMBER
+    return _TEXT
+
+
+#: tag -> (DicomHeader field, VR as bytes, how to decode): what the walk extracts.
+_PLAN: dict[int, tuple[str, bytes, int]] = {
+    tag: (_FIELD_OF.get(kw, kw), vr.encode(), _kind(kw, vr)) for tag, kw, vr in _WANTED
+}
+#: Parsed DS/IS values by (tag, raw bytes), shared by the files one process reads.
+_NUMBERS: dict[tuple[int, bytes], Any] = {}
 
 
 def _number(text: str, vr: str, multi: bool) -> Any:
@@ -316,17 +337,6 @@ class _Parser:
 
 class _TruncatedError(Exception):
     """The file ends before its header does."""
-
-
-def _decode(raw: bytes, vr: str, encoding: str, little: bool) -> Any:
-    if vr == "US":
-        if len(raw) < 2:
-            return None
-        return struct.unpack_from("<H" if little else ">H", raw)[0]
-    text = raw.decode(encoding).rstrip("\x00 ").strip()
-    if vr in ("DS", "IS"):
-        return text
-    return text or None
 
 
 def read_header(
@@ -466,7 +476,8 @@ def _walk(parser: _Parser, pos: int, ts: str, path: str, *, deflated: bool) -> D
     head = parser.head
     u32 = parser.u32
     data = buf.data
-    by_tag, long_vrs, vrs = _BY_TAG, _LONG_VRS, _VRS  # locals: this loop runs per element
+    by_tag, long_vrs, vrs = _PLAN, _LONG_VRS, _VRS  # locals: this loop runs per element
+    numbers = _NUMBERS
     while True:
         if pos + 12 <= len(data):  # the common case, inlined: one unpack per element
             if explicit:
@@ -515,28 +526,38 @@ def _walk(parser: _Parser, pos: int, ts: str, path: str, *, deflated: bool) -> D
         if wanted is None:
             _private(tag, raw, ctp_blocks, values)
             continue
-        keyword, want_vr = wanted
-        if vr is not None and vr.decode("ascii") != want_vr:
-            raise _SurpriseError(f"{keyword} has VR {vr!r}, expected {want_vr}")
-        if keyword == "SpecificCharacterSet":
-            charset = raw.decode("ascii", "replace").rstrip("\x00 ").strip()
+        field, want_vr, kind = wanted
+        if vr is not None and vr != want_vr:
+            raise _SurpriseError(f"{field} has VR {vr!r}, expected {want_vr!r}")
+        if kind == _TEXT:
+            try:
+                text = raw.decode(encoding).strip(_PAD)
+            except UnicodeDecodeError:
+                raise _SurpriseError(f"{field} does not decode as {encoding}") from None
+            if text:
+                values[field] = text
+        elif kind == _US:
+            if length >= 2:
+                values[field] = parser.u16.unpack_from(raw)[0]
+        elif kind == _CHARSET:
+            charset = raw.decode("ascii", "replace").strip(_PAD)
             if charset not in _FAST_CHARSETS:
                 raise _SurpriseError(f"character set {charset!r}")
             encoding = _FAST_CHARSETS[charset]
-            continue
-        try:
-            value = _decode(raw, want_vr, encoding, parser.little)
-        except UnicodeDecodeError:
-            raise _SurpriseError(f"{keyword} does not decode as {encoding}") from None
-        if want_vr in ("DS", "IS"):
-            value = _number(value, want_vr, keyword in _MULTI)
-        if value is not None:
-            values[_FIELD_OF[keyword]] = value
+        else:  # DS / IS: the same text recurs across a series, so parse it once
+            key = (tag, raw)
+            value = numbers.get(key, numbers)
+            if value is numbers:
+                value = _number(raw.decode("latin-1"), want_vr.decode(), kind == _MULTI_NUMBER)
+                if len(numbers) < 8192:
+                    numbers[key] = value
+            if value is not None:
+                values[field] = value
 
 
 def _private(tag: int, raw: bytes, ctp_blocks: set[int], values: dict[str, Any]) -> None:
     elem = tag & 0xFFFF
-    text = raw.decode("latin-1").rstrip("\x00 ").strip()
+    text = raw.decode("latin-1").strip(_PAD)
     if 0x10 <= elem <= 0xFF:
         if text == "CTP":
             ctp_blocks.add(elem)
@@ -712,7 +733,7 @@ def _from_dataset(ds: Any, ts: str, pixel: tuple[int, int, int]) -> DicomHeader:
             values[_FIELD_OF[keyword]] = int(value[0] if _is_multi(value) else value)
         else:
             text = "\\".join(map(str, value)) if _is_multi(value) else str(value)
-            text = text.strip()
+            text = text.strip(_PAD)
             if text:
                 values[_FIELD_OF[keyword]] = text
     try:

@@ -17,6 +17,7 @@ __all__ = [
     "COLLECTION_1B",
     "COLLECTION_1C",
     "RADIOGRAPH_GROUP_NAMES",
+    "mdai_id",
     "ricord_1a_label_groups",
     "ricord_1c_label_groups",
 ]

@@ -1,0 +1,175 @@
+"""A local cache of DICOM instances pulled from a remote repository, keyed by SOP Instance UID.
+
+Every instance is one file, ``<root>/instances/<uid[-2:]>/<SOPInstanceUID>.dcm``,
+written to a temporary name in the same folder and renamed into place, so a file
+under its final name is always complete: a download that stops half way leaves only
+a ``.part`` file, which :meth:`InstanceCache.clean` removes. Beside the instances the
+cache keeps, per series, the list of its SOP Instance UIDs (``series/<uid>.json``),
+so a series seen once opens again without asking the server (offline).
+
+Example
+-------
+>>> cache = InstanceCache.default("http://127.0.0.1:8042/dicom-web")
+>>> path = cache.put(sop_uid, data)        # atomic
+>>> cache.get(sop_uid)                     # the path, or None
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterator, Sequence
+from os import PathLike
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from teachingfiles.errors import RepositoryError, UsageError
+
+__all__ = ["CACHE_ENV", "InstanceCache", "default_cache_root"]
+
+#: Environment variable naming the folder under which caches live.
+CACHE_ENV = "TEACHINGFILES_CACHE"
+_UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
+_PART = ".part"
+
+
+def default_cache_root() -> Path:
+    """``$TEACHINGFILES_CACHE``, else ``$XDG_CACHE_HOME/teachingfiles``, else ``~/.cache/...``."""
+    env = os.environ.get(CACHE_ENV)
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "teachingfiles"
+
+
+def _check_uid(uid: str, what: str) -> str:
+    if not _UID.match(uid) or len(uid) > 64:
+        raise UsageError(f"{uid!r} is not a DICOM UID; expected a {what} like 1.2.840.113619.2.1")
+    return uid
+
+
+class InstanceCache:
+    """Instances on disk, one file per SOP Instance UID, always complete.
+
+    Parameters
+    ----------
+    root
+        The cache folder (created when first written to).
+    """
+
+    def __init__(self, root: str | PathLike[str]) -> None:
+        self.root = Path(root).expanduser()
+
+    @classmethod
+    def default(cls, url: str) -> InstanceCache:
+        """The cache of one server, under :func:`default_cache_root`.
+
+        The folder is named after the URL's host and port plus a short hash of the
+        whole URL, so two servers never share a folder.
+        """
+        parts = urlsplit(url)
+        host = re.sub(r"[^A-Za-z0-9.-]", "_", parts.netloc or "local")
+        digest = hashlib.sha256(url.rstrip("/").encode()).hexdigest()[:8]
+        return cls(default_cache_root() / "dicomweb" / f"{host}-{digest}")
+
+    def __repr__(self) -> str:
+        return f"InstanceCache({str(self.root)!r})"
+
+    # ------------------------------------------------------------------ instances
+    def path(self, sop_uid: str) -> Path:
+        """Where the instance with this SOP Instance UID lives (whether or not it does yet)."""
+        uid = _check_uid(sop_uid, "SOP Instance UID")
+        return self.root / "instances" / uid[-2:] / f"{uid}.dcm"
+
+    def get(self, sop_uid: str) -> Path | None:
+        """The cached file of an instance, or ``None`` if it is not (completely) there."""
+        p = self.path(sop_uid)
+        return p if p.is_file() else None
+
+    def __contains__(self, sop_uid: object) -> bool:
+        return isinstance(sop_uid, str) and self.get(sop_uid) is not None
+
+    def put(self, sop_uid: str, data: bytes | Iterator[bytes]) -> Path:
+        """Store an instance's bytes (or chunks) atomically; returns the final path.
+
+        Raises
+        ------
+        RepositoryError
+            If the cache folder cannot be written (the path is named).
+        """
+        final = self.path(sop_uid)
+        with self._writing(final) as fh:
+            if isinstance(data, bytes | bytearray | memoryview):
+                fh.write(data)
+            else:
+                for chunk in data:
+                    fh.write(chunk)
+        return final
+
+    @contextlib.contextmanager
+    def _writing(self, final: Path) -> Iterator[tempfile._TemporaryFileWrapper[bytes]]:
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            fh = tempfile.NamedTemporaryFile(
+                dir=final.parent, prefix=f".{final.stem}.", suffix=_PART, delete=False
+            )
+        except OSError as exc:
+            raise RepositoryError(
+                f"{final.parent}: cannot write to the instance cache ({exc.strerror}); "
+                f"choose another folder with ${CACHE_ENV} or the cache= argument"
+            ) from exc
+        try:
+            with fh:
+                yield fh
+            os.replace(fh.name, final)  # atomic: readers see the whole file or nothing
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(fh.name)
+            raise
+
+    def clean(self) -> int:
+        """Remove ``.part`` files left by interrupted downloads; how many were removed."""
+        n = 0
+        for part in self.root.glob(f"instances/*/.*{_PART}"):
+            with contextlib.suppress(OSError):
+                part.unlink()
+                n += 1
+        return n
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.root.glob("instances/*/*.dcm"))
+
+    # ------------------------------------------------------------------ series lists
+    def _series_file(self, series_uid: str) -> Path:
+        return self.root / "series" / f"{_check_uid(series_uid, 'Series Instance UID')}.json"
+
+    def remember_series(self, study_uid: str, series_uid: str, sop_uids: Sequence[str]) -> None:
+        """Record which instances make up a series (so it can be opened offline)."""
+        target = self._series_file(series_uid)
+        text = json.dumps({"study": study_uid, "series": series_uid, "instances": list(sop_uids)})
+        with self._writing(target) as fh:
+            fh.write(text.encode())
+
+    def series_instances(self, series_uid: str) -> list[str] | None:
+        """The SOP Instance UIDs recorded for a series, or ``None`` if it was never seen."""
+        target = self._series_file(series_uid)
+        try:
+            raw = json.loads(target.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return [str(u) for u in raw.get("instances", [])]
+
+    def complete_series(self, series_uid: str) -> list[Path] | None:
+        """Paths of every instance of a series if all are cached, else ``None``."""
+        uids = self.series_instances(series_uid)
+        if not uids:
+            return None
+        paths = [self.get(u) for u in uids]
+        if any(p is None for p in paths):
+            return None
+        return [p for p in paths if p is not None]
