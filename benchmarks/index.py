@@ -25,6 +25,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -104,7 +105,7 @@ def _index(root: Path, catalog: Path, workers: int) -> dict[str, Any]:
     return report
 
 
-def run(n_files: int, keep: Path | None, workers: int) -> dict[str, Any]:
+def run(n_files: int, keep: Path | None, workers: int, repeat: int = 3) -> dict[str, Any]:
     """Run every measurement; return the figures."""
     base = keep or Path(tempfile.mkdtemp(prefix="tf-bench-"))
     root = base / "repository"
@@ -131,15 +132,31 @@ def run(n_files: int, keep: Path | None, workers: int) -> dict[str, Any]:
     empty = base / "empty"
     empty.mkdir(exist_ok=True)
     startup = _index(empty, catalogs / "empty.sqlite", workers)  # start-up and imports only
-    baseline_warm, baseline_cpu = _baseline(files)
-    warm = _index(root, catalogs / "warm.sqlite", workers)
-    reindex = _index(root, catalogs / "warm.sqlite", workers)
+    # each figure is the median of `repeat` runs: the machine is shared, so single runs
+    # swing with whatever else is running
+    rounds: list[dict[str, Any]] = []
+    for k in range(repeat):
+        one: dict[str, Any] = {}
+        _warm(files)
+        one["baseline_warm"], one["baseline_cpu"] = _baseline(files)
+        one["warm"] = _index(root, catalogs / f"warm{k}.sqlite", workers)
+        one["reindex"] = _index(root, catalogs / f"warm{k}.sqlite", workers)
+        cold_how = _drop_caches(files)
+        if cold_how:
+            one["baseline_cold"] = _baseline(files)[0]
+            _drop_caches(files)
+            one["cold"] = _index(root, catalogs / f"cold{k}.sqlite", workers)
+        rounds.append(one)
 
-    cold_how = _drop_caches(files)
-    baseline_cold = _baseline(files)[0] if cold_how else None
-    if cold_how:
-        _drop_caches(files)
-    cold = _index(root, catalogs / "cold.sqlite", workers) if cold_how else None
+    def med(key: str, field: str | None = None) -> float:
+        return statistics.median(r[key][field] if field else r[key] for r in rounds)
+
+    baseline_warm, baseline_cpu = med("baseline_warm"), med("baseline_cpu")
+    warm = {k: med("warm", k) for k in ("seconds", "wall_s", "cpu_s", "new", "instances")}
+    warm["skipped"] = rounds[0]["warm"]["skipped"]
+    reindex = {k: med("reindex", k) for k in ("seconds", "wall_s", "unchanged")}
+    baseline_cold = med("baseline_cold") if cold_how else None
+    cold = {k: med("cold", k) for k in ("seconds", "wall_s", "new")} if cold_how else None
 
     n = len(files)
     out: dict[str, Any] = {
@@ -148,6 +165,7 @@ def run(n_files: int, keep: Path | None, workers: int) -> dict[str, Any]:
         "demo": demo_note,
         "workers": workers,
         "cpus": os.cpu_count(),
+        "repeat": repeat,
         "setup_s": round(setup_s, 2),
         "cold_method": cold_how or "cold not possible",
         "baseline_warm_files_per_s": round(n / baseline_warm),
@@ -190,7 +208,8 @@ def _table(r: dict[str, Any]) -> str:
 
     head = (
         f"teachingfiles index benchmark: {r['files']} files ({r['corpus_files']} generated "
-        f"CT 512x512 + {r['demo']}), {r['workers']} workers on {r['cpus']} CPUs"
+        f"CT 512x512 + {r['demo']}), {r['workers']} workers on {r['cpus']} CPUs, "
+        f"median of {r['repeat']} runs"
     )
     tail = (
         f"re-index of the unchanged tree: {r['reindex_s']} s in the command "
@@ -224,8 +243,9 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=5000, help="generated CT files")
     parser.add_argument("--keep", type=Path, help="keep (and reuse) the data in DIR")
     parser.add_argument("--workers", type=int, default=2, help="index worker processes")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per figure (median)")
     args = parser.parse_args()
-    result = run(args.files, args.keep, args.workers)
+    result = run(args.files, args.keep, args.workers, args.repeat)
     print(json.dumps(result, indent=1) if args.json else _table(result))
 
 

@@ -43,7 +43,7 @@ async ([steps, target]) => {
   const el = target === "canvas" ? h.el.querySelector("canvas") : h.el;
   h.el.focus();
   const draw = [], toFrame = [];
-  let nextFrame = 0;
+  let nextFrame = 0, down = true;
   const rect = el.getBoundingClientRect();
   const cx = rect.left + rect.width / 2, cy = rect.top + rect.height / 2;
   if (target === "canvas") el.dispatchEvent(new PointerEvent("pointerdown", {
@@ -55,19 +55,27 @@ async ([steps, target]) => {
     let ev;
     if (target === "canvas") {
       const dx = 4 * (k + 1) * (Math.floor(k / 50) % 2 ? -1 : 1);
-      ev = new PointerEvent("pointermove", { bubbles: true, clientX: cx + dx, clientY: cy + dx / 2, pointerId: 1 });
+      ev = new PointerEvent("pointermove",
+        { bubbles: true, clientX: cx + dx, clientY: cy + dx / 2, pointerId: 1 });
     } else {
-      const key = Math.floor(k / 50) % 2 ? "ArrowUp" : "ArrowDown";
+      if (h.state.index >= h.state.n - 1) down = false;
+      if (h.state.index <= 0) down = true;
+      const key = down ? "ArrowDown" : "ArrowUp";
       ev = new KeyboardEvent("keydown", { key, bubbles: true, cancelable: true });
     }
     el.dispatchEvent(ev);
-    while (h.paints.length === before) await frame();
+    for (let wait = 0; h.paints.length === before; wait++) {
+      if (wait > 300) throw new Error(`step ${k}: nothing painted`);
+      await frame();
+    }
     draw.push(h.paints[h.paints.length - 1].t - ev.timeStamp);
     const tf = await frame();
     toFrame.push(tf - ev.timeStamp);
     if (tf >= h.paints[h.paints.length - 1].t) nextFrame++;
   }
-  if (target === "canvas") el.dispatchEvent(new PointerEvent("pointerup", { bubbles: true, pointerId: 1, button: 0 }));
+  if (target === "canvas") {
+    el.dispatchEvent(new PointerEvent("pointerup", { bubbles: true, pointerId: 1, button: 0 }));
+  }
   return { draw, toFrame, nextFrame };
 }
 """
@@ -105,6 +113,7 @@ async (steps) => {
   const img = document.querySelector(".widget-image");
   handle.focus();
   const draw = [], toFrame = [];
+  let right = true;
   for (let k = 0; k < steps; k++) {
     await frame();
     await jitter();
@@ -112,7 +121,10 @@ async (steps) => {
       img.addEventListener("load", () => r(performance.now()), { once: true });
       setTimeout(() => reject(new Error(`step ${k}: no new image within 5 s`)), 5000);
     });
-    const key = Math.floor(k / 50) % 2 ? "ArrowLeft" : "ArrowRight";
+    const now = Number(handle.getAttribute("aria-valuenow"));
+    if (now >= Number(handle.getAttribute("aria-valuemax"))) right = false;
+    if (now <= Number(handle.getAttribute("aria-valuemin"))) right = true;
+    const key = right ? "ArrowRight" : "ArrowLeft";
     const ev = new KeyboardEvent("keydown", { key, bubbles: true, cancelable: true });
     handle.dispatchEvent(ev);
     const t1 = await loaded;
@@ -145,11 +157,13 @@ async ([n, hz]) => {
 
 
 def p95(values: list[float]) -> float:
+    """Return the 95th percentile (nearest rank)."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
 def rss_mb(pid: int) -> float:
+    """Return the resident memory of process ``pid`` in MB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
@@ -157,7 +171,7 @@ def rss_mb(pid: int) -> float:
 
 
 def kernel_rss_mb(server_pid: int) -> float:
-    """The resident memory of the kernels Voila started (its child processes)."""
+    """Return the resident memory of the kernels Voila started (its children), MB."""
     total = 0.0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -170,6 +184,7 @@ def kernel_rss_mb(server_pid: int) -> float:
 
 
 def open_viewer(browser: Any, url: str, net: bool = False) -> tuple[Any, dict[str, int]]:
+    """Open ``url`` in a new page counting websocket bytes, optionally on a slow link."""
     page = browser.new_page(viewport={"width": 1000, "height": 1100})
     counter = {"bytes": 0}
 
@@ -197,31 +212,34 @@ def open_viewer(browser: Any, url: str, net: bool = False) -> tuple[Any, dict[st
 
 
 def wait_full(page: Any, timeout: float) -> dict[str, Any]:
+    """Wait until the viewer holds every slice at full quality; return its timings."""
     page.wait_for_function(
-        "() => globalThis.__tfViewers?.[0]?.stats.full !== null && globalThis.__tfViewers?.[0]?.stats.full !== undefined",
+        "() => { const s = globalThis.__tfViewers?.[0]?.stats; return s && s.full !== null; }",
         timeout=timeout,
     )
     return dict(page.evaluate("globalThis.__tfViewers[0].stats"))
 
 
 def log(text: str) -> None:
+    """Report progress on stderr (stdout carries the result)."""
     print(text, file=sys.stderr, flush=True)
 
 
 def measure(slices: int, size: int, steps: int) -> dict[str, Any]:
+    """Run every measurement; return the figures (see the module docstring)."""
     from playwright.sync_api import sync_playwright
 
     cache = tempfile.mkdtemp(prefix="tf-bench-")
     env = {"TF_BENCH_SLICES": str(slices), "TF_BENCH_SIZE": str(size), "TF_BENCH_CACHE": cache}
     out: dict[str, Any] = {"slices": slices, "size": size}
     with voila(env=env, timeout=120) as base, sync_playwright() as pw, chromium(pw) as browser:
-        log('warming')
+        log("warming")
         # warm the phantom cache and the server (not measured)
         page, _ = open_viewer(browser, f"{base}/voila/render/viewer_bench.ipynb")
         wait_full(page, 120_000)
         page.close()
 
-        log('viewer on loopback')
+        log("viewer on loopback")
         page, counter = open_viewer(browser, f"{base}/voila/render/viewer_bench.ipynb")
         stats = wait_full(page, 120_000)
         out["first_slice_ms"] = round(stats["firstPaint"], 1)
@@ -229,7 +247,7 @@ def measure(slices: int, size: int, steps: int) -> dict[str, Any]:
         out["full_series_ms"] = round(stats["full"], 1)
         out["ws_bytes"] = counter["bytes"]
         out["max_message_bytes"] = stats["maxMessage"]
-        log('scroll')
+        log("scroll")
         scroll = page.evaluate(SCROLL_JS, [steps, "root"])
         out["scroll_median_ms"] = round(median(scroll["draw"]), 2)
         out["scroll_p95_ms"] = round(p95(scroll["draw"]), 2)
@@ -237,9 +255,9 @@ def measure(slices: int, size: int, steps: int) -> dict[str, Any]:
         out["scroll_frame_p95_ms"] = round(p95(scroll["toFrame"]), 2)
         out["scroll_next_frame_fraction"] = round(scroll["nextFrame"] / steps, 3)
         out["burst_keys"] = 100
-        log('burst')
+        log("burst")
         out["burst_frames_painted"] = page.evaluate(BURST_JS, [100, 30])
-        log('window/level')
+        log("window/level")
         wl = page.evaluate(SCROLL_JS, [100, "canvas"])
         out["wl_median_ms"] = round(median(wl["draw"]), 2)
         out["wl_p95_ms"] = round(p95(wl["draw"]), 2)
@@ -252,7 +270,7 @@ def measure(slices: int, size: int, steps: int) -> dict[str, Any]:
         out["kernel_mb"] = round(kernel_rss_mb(base.pid), 1)
         page.close()
 
-        log('baseline')
+        log("baseline")
         page = browser.new_page(viewport={"width": 1000, "height": 1100})
         page.goto(f"{base}/voila/render/baseline_bench.ipynb", timeout=120_000)
         page.wait_for_selector(".noUi-handle", timeout=120_000)
@@ -267,7 +285,7 @@ def measure(slices: int, size: int, steps: int) -> dict[str, Any]:
             out["baseline_scroll_frame_median_ms"] / out["scroll_frame_median_ms"], 1
         )
 
-        log('emulated network')
+        log("emulated network")
         page, counter = open_viewer(browser, f"{base}/voila/render/viewer_bench.ipynb", net=True)
         stats = wait_full(page, 180_000)
         out["net"] = {
@@ -282,6 +300,7 @@ def measure(slices: int, size: int, steps: int) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--slices", type=int, default=300)

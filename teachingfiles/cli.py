@@ -18,7 +18,7 @@ from teachingfiles.errors import TeachingFilesError
 __all__ = ["build_parser", "main"]
 
 #: Modules under teachingfiles.commands, in the order --help lists them.
-COMMANDS: tuple[str, ...] = ("demo", "index", "info", "render", "validate")
+COMMANDS: tuple[str, ...] = ("deid", "demo", "index", "info", "pull", "push", "render", "validate")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -90,6 +90,16 @@ class Orthanc:
         with ThreadPoolExecutor(threads) as pool:
             return sum(pool.map(post, files))
 
+    def delete_patient(self, patient_id: str) -> None:
+        """Delete one patient (found by PatientID) and everything under it."""
+        found = requests.post(
+            f"{self.url}/tools/find",
+            json={"Level": "Patient", "Query": {"PatientID": patient_id}},
+            timeout=10,
+        ).json()
+        for pid in found:
+            requests.delete(f"{self.url}/patients/{pid}", timeout=30).raise_for_status()
+
     def clear(self) -> None:
         """Delete every patient (so a test starts from an empty server)."""
         for pid in requests.get(f"{self.url}/patients", timeout=10).json():

@@ -65,6 +65,7 @@ def test_side_kind() -> None:
     assert side_kind("c.xlsx") == "xlsx"
     assert side_kind("m.tcia") == "tcia"
     assert side_kind("README.md") == "doc"
+    assert side_kind("teaching-sets/covid.yaml") == "yaml" == side_kind("x.YML")
     assert side_kind("1-001.dcm") is None and side_kind("IMG0001") is None
 
 

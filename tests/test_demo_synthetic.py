@@ -158,6 +158,16 @@ def test_ct_lesions_change_exactly_the_masked_lung() -> None:
     assert np.percentile(outside, 99) < -700  # untouched lung stays lung
 
 
+def test_ct_crazy_paving_adds_septa_only_inside_the_lesions() -> None:
+    ggo, crazy = ct("typical", "ggo"), ct("typical", "crazy-paving")
+    mask = crazy.masks[Finding.INFECTIOUS_OPACITY]
+    assert np.array_equal(mask, ggo.masks[Finding.INFECTIOUS_OPACITY])  # same lesions
+    changed = ggo.hu != crazy.hu
+    assert changed.any()
+    assert not (changed & ~mask).any()  # every changed pixel is in the mask
+    assert np.all(crazy.hu[changed] > ggo.hu[changed])  # septa are denser than ground glass
+
+
 def test_ct_typical_is_bilateral_peripheral_lower() -> None:
     vol = ct("typical", "ggo")
     mask = vol.masks[Finding.INFECTIOUS_OPACITY]

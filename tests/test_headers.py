@@ -201,10 +201,16 @@ def test_truncated_files(tmp_path: Path, cut: int) -> None:
 
 def test_truncated_deflated(tmp_path: Path) -> None:
     good = _dataset(tmp_path, "d.dcm", DeflatedExplicitVRLittleEndian)
+    data = good.read_bytes()
+    meta_end = 144 + int.from_bytes(data[140:144], "little")
     bad = tmp_path / "dt.dcm"
-    bad.write_bytes(good.read_bytes()[:-20])
+    bad.write_bytes(data[: meta_end + 40])  # cut inside the compressed header
     with pytest.raises(InvalidDicomError, match="truncated: the Deflated data set ends"):
         read_header(bad)
+    # only the header is inflated: a cut in the compressed pixels shows when decoding
+    tail = tmp_path / "dp.dcm"
+    tail.write_bytes(data[:-5])
+    assert read_header(tail).pixel_length == 32
 
 
 def test_truncated_encapsulated_pixel_data(tmp_path: Path) -> None:

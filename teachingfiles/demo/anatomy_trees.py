@@ -98,7 +98,7 @@ def grow_tree(
     while stack:
         start, territory = stack.pop()
         r = radius * (len(territory) / total) ** (1.0 / 3.0)
-        centre = territory.mean(axis=0)
+        centre = np.add.reduce(territory, axis=0) / len(territory)
         if len(territory) < stop_points:
             p0.append(start)
             p1.append(centre)
@@ -110,7 +110,8 @@ def grow_tree(
         radii.append(r)
         axis = kicks[n_kick % len(kicks)].copy()
         n_kick += 1
-        axis[int(np.argmax(np.ptp(territory, axis=0)))] += 1.0
+        spread = np.maximum.reduce(territory, axis=0) - np.minimum.reduce(territory, axis=0)
+        axis[int(np.argmax(spread))] += 1.0
         side = (territory - centre) @ axis > 0
         stack.extend((fork, part) for part in (territory[side], territory[~side]) if len(part))
     r_arr = np.asarray(radii)

@@ -26,7 +26,7 @@ from scipy import ndimage
 
 from teachingfiles.demo.anatomy import HU, Anatomy, Tissue
 from teachingfiles.demo.anatomy_trees import Tubes, offset_tubes
-from teachingfiles.demo.synthetic_render import Scene, tubes_in_slab
+from teachingfiles.demo.synthetic_render import Scene, interp_matrix, tubes_in_slab
 from teachingfiles.errors import UsageError
 from teachingfiles.vocabulary import Appearance, Finding
 
@@ -60,6 +60,8 @@ class SmoothNoise:
         self.coarse = coarse / (coarse.std() * 2.0 + 1e-6)
         self.size = size
         self.n_slices = n_slices
+        # bilinear upsampling as two small matrix products (cheaper than ndimage.zoom)
+        self._up = interp_matrix(np.linspace(-0.5, cells - 0.5, size) % cells, cells)
 
     def slice(self, k: int) -> F32:
         """Return the field on slice ``k`` at full resolution."""
@@ -67,8 +69,7 @@ class SmoothNoise:
         i = int(zc)
         f = np.float32(zc - i)
         plane = self.coarse[i] * (1 - f) + self.coarse[i + 1] * f
-        zoom = self.size / plane.shape[0]
-        return np.asarray(ndimage.zoom(plane, zoom, order=1, grid_mode=True, mode="grid-wrap"))
+        return np.asarray(self._up @ plane @ self._up.T, np.float32)
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class Lesion:
     angle: float
     roughness: float
     level: float
+    septa_seed: int = 0
 
     def reaches(self, z: float) -> bool:
         """Whether the lesion can touch the slice at height ``z``."""
@@ -243,7 +245,7 @@ def _paint_lesion(les: Lesion, scene: Scene, z: float, lung: Bool, hu: F32, nois
     ggo_level = les.level + 60.0 * n
     ggo = LUNG_BASE + (ggo_level - LUNG_BASE) * w
     if les.pattern == "crazy":
-        ggo = ggo + 260.0 * _septa(g.X[rows, cols], g.Y[rows, cols], n)
+        ggo = ggo + 260.0 * _septa(les, g.X[rows, cols], g.Y[rows, cols], z)
     if les.pattern in ("mixed", "consolidation"):
         core = d < (0.62 if les.pattern == "mixed" else 2.0)
         ggo = np.where(core, np.float32(25.0) + 15.0 * n, ggo)
@@ -255,14 +257,30 @@ def _paint_lesion(les: Lesion, scene: Scene, z: float, lung: Bool, hu: F32, nois
     return out
 
 
-def _septa(x: F32, y: F32, n: F32) -> F32:
-    """Draw a polygonal net of interlobular septa, 1 to 1.5 mm thick, 10-14 mm cells."""
-    cell = 12.0
-    u = x / cell + 0.35 * np.sin(y / 23.0) + 0.5 * n
-    v = y / cell + 0.35 * np.sin(x / 19.0 + 1.3) - 0.5 * n
-    fu = np.abs(u - np.rint(u))
-    fv = np.abs(v - np.rint(v))
-    return np.asarray((fu < 0.06) | (fv < 0.06), np.float32)
+def _septa(les: Lesion, x: F32, y: F32, z: float) -> F32:
+    """Draw a net of thickened interlobular septa: the walls of 3-D Voronoi cells.
+
+    Secondary pulmonary lobules are irregular polyhedra 10-25 mm across; the
+    cross-section of a Voronoi tessellation of random points looks like them, and
+    stays consistent from slice to slice because the points are fixed in 3-D.
+    """
+    rng = np.random.default_rng(les.septa_seed)
+    cell = 13.0
+    lo = np.asarray(les.centre) - np.asarray(les.radii) * 1.6
+    hi = np.asarray(les.centre) + np.asarray(les.radii) * 1.6
+    count = int(np.prod((hi - lo) / cell)) + 8
+    seeds = rng.uniform(lo, hi, size=(count, 3))
+    seeds = seeds[np.abs(seeds[:, 2] - z) < 2.0 * cell]
+    if len(seeds) < 2:
+        return np.zeros(x.shape, np.float32)
+    d2 = (
+        (x.reshape(-1, 1) - seeds[None, :, 0].astype(np.float32)) ** 2
+        + (y.reshape(-1, 1) - seeds[None, :, 1].astype(np.float32)) ** 2
+        + ((z - seeds[None, :, 2]) ** 2).astype(np.float32)
+    )
+    two = np.sqrt(np.partition(d2, 1, axis=1)[:, :2])
+    wall = (two[:, 1] - two[:, 0]) < 1.5
+    return np.asarray(wall.reshape(x.shape), np.float32)
 
 
 def _consolidate(hu: F32, region: Bool, labels: npt.NDArray[np.uint8], level: float) -> None:
@@ -314,6 +332,7 @@ def _lesions(
                 angle=float(rng.uniform(0, np.pi)),
                 roughness=roughness,
                 level=float(rng.uniform(*level)),
+                septa_seed=int(rng.integers(0, 2**31)),
             )
         )
     return out

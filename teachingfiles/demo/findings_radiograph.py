@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
+from teachingfiles.demo.synthetic_render import upsample
 from teachingfiles.errors import UsageError
 from teachingfiles.vocabulary import Appearance, Severity
 
@@ -180,6 +181,8 @@ def plan_opacities(
     lung_px = float(np.sqrt((zones > 0).sum() / 6.0))  # typical zone size (pixels)
     ptx = _pneumothorax(zones, lateral, order) if name == "pneumothorax" else None
     lung_soft = ndimage.gaussian_filter((zones > 0).astype(np.float32), 0.006 * size)
+    involved = np.isin(zones, order) if ptx is None else np.isin(zones, order) & ~ptx
+    soft = _soft(involved)  # fade at the edge of the involved zones, not between them
     for i, z in enumerate(order):
         zone = zones == z
         if ptx is not None:
@@ -192,7 +195,9 @@ def plan_opacities(
         if not region.any():
             region = zone
             field = np.where(zone, np.float32(1.0), field)
-        w = np.clip((field - 0.45) / 0.35, 0.25, 1.0) if name != "nodules" else field
+        # nodules keep sharp margins; airspace disease fades out, also at the zone's edges
+        fade = np.clip((field - 0.45) / 0.35, 0.0, 1.0)
+        w = field if name == "nodules" else fade * soft
         density += np.where(region, amp * w, 0.0).astype(np.float32)
         mask |= region
     features, summary = _describe(kind, name, order, grade)
@@ -224,6 +229,13 @@ def _zone_field(
         field, hole = _cavity(zone, lung_px)
         return field, 50.0, hole
     return _blobs(rng, zone, zone, 2, 0.3 * lung_px, noise), 45.0, hole
+
+
+def _soft(mask: Bool) -> F32:
+    """Return 1 deep inside ``mask`` falling to 0 at its edge (over about 3 % of the image)."""
+    small = ndimage.gaussian_filter(mask[::4, ::4].astype(np.float32), 0.008 * mask.shape[0])
+    big = upsample(small, mask.shape[0])
+    return np.asarray(np.clip(2.0 * big - 1.0, 0.05, 1.0), np.float32)
 
 
 def _nodules(rng: np.random.Generator, zone: Bool, spacing: float) -> F32:

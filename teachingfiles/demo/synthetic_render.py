@@ -22,9 +22,10 @@ import numpy.typing as npt
 from teachingfiles.demo.anatomy import Anatomy, Tissue
 from teachingfiles.demo.anatomy_trees import Tubes
 
-__all__ = ["Grid", "Scene", "stamp_capsules", "tubes_in_slab"]
+__all__ = ["Grid", "Scene", "interp_matrix", "stamp_capsules", "tubes_in_slab", "upsample"]
 
 F32 = npt.NDArray[np.float32]
+F64 = npt.NDArray[np.float64]
 Bool = npt.NDArray[np.bool_]
 U8 = npt.NDArray[np.uint8]
 
@@ -147,6 +148,25 @@ def tubes_in_slab(
     c0, r0 = grid.to_pixels(a[:, 0], a[:, 1])
     c1, r1 = grid.to_pixels(b[:, 0], b[:, 1])
     return stamp_capsules(shape, c0, r0, c1, r1, (r / grid.spacing).astype(np.float32))
+
+
+def interp_matrix(pos: F64, n: int) -> F32:
+    """``(len(pos), n)`` weights of linear interpolation at fractional indices ``pos``."""
+    out = np.zeros((len(pos), n), np.float32)
+    i0 = np.floor(pos).astype(np.intp)
+    f = (pos - i0).astype(np.float32)
+    k = np.arange(len(pos))
+    for idx, w in ((i0, 1.0 - f), (i0 + 1, f)):
+        ok = (idx >= 0) & (idx < n)
+        out[k[ok], idx[ok]] = w[ok]
+    return out
+
+
+def upsample(coarse: F32, size: int) -> F32:
+    """Bilinear upsampling of a small 2-D array to ``size`` x ``size`` (two matrix products)."""
+    rows = interp_matrix(np.linspace(0, coarse.shape[0] - 1, size), coarse.shape[0])
+    cols = interp_matrix(np.linspace(0, coarse.shape[1] - 1, size), coarse.shape[1])
+    return np.asarray(rows @ coarse @ cols.T, np.float32)
 
 
 class Scene:

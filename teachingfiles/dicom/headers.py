@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import struct
+import sys
 import warnings
 import zlib
 from dataclasses import dataclass, fields
@@ -269,6 +270,46 @@ class _Buffer:
         return os.pread(self.fd, n, pos)
 
 
+class _InflatingBuffer(_Buffer):
+    """A Deflated data set, inflated only as far as parsing needs (the header, not the image).
+
+    The compressed stream starts at ``start`` in the file. Its Pixel Data is not
+    inflated here, so a file cut inside its compressed pixels is only found when
+    the image is decoded; one cut inside the header is reported as truncated.
+    """
+
+    def __init__(self, src: _Buffer, start: int, path: str) -> None:
+        super().__init__(None, sys.maxsize, b"")
+        self.src = src
+        self.cpos = start
+        self.path = path
+        self.inflater = zlib.decompressobj(-15)
+
+    def need(self, end: int) -> bool:
+        """Inflate until ``data`` reaches ``end``; ``False`` at the end of the stream."""
+        while len(self.data) < end:
+            if self.inflater.eof:
+                self.size = len(self.data)
+                return False
+            chunk = self.inflater.unconsumed_tail
+            if not chunk:
+                if self.cpos >= self.src.size:
+                    raise InvalidDicomError(
+                        "truncated: the Deflated data set ends before its compressed stream does",
+                        path=self.path,
+                    )
+                self.src.need(min(self.cpos + _FIRST_BLOCK, self.src.size))
+                chunk = self.src.data[self.cpos : self.cpos + _FIRST_BLOCK]
+                self.cpos += len(chunk)
+            try:
+                self.data += self.inflater.decompress(chunk, max(end - len(self.data), 65536))
+            except zlib.error as exc:
+                raise InvalidDicomError(
+                    f"broken Deflated data set ({exc})", path=self.path
+                ) from None
+        return True
+
+
 class _Parser:
     """Walks one data set encoding; ``buf.data`` holds the stream from ``start``."""
 
@@ -427,18 +468,7 @@ def _meta(buf: _Buffer, path: str) -> tuple[str, int]:
 def _read_fast(buf: _Buffer, path: str) -> DicomHeader:
     ts, start = _meta(buf, path)
     if ts == _TS_DEFLATED:
-        inflater = zlib.decompressobj(-15)
-        buf.need(buf.size)
-        try:
-            body = inflater.decompress(buf.data[start:])
-        except zlib.error as exc:
-            raise InvalidDicomError(f"broken Deflated data set ({exc})", path=path) from None
-        if not inflater.eof:
-            raise InvalidDicomError(
-                "truncated: the Deflated data set ends before its compressed stream does",
-                path=path,
-            )
-        inner = _Buffer(None, len(body), body)
+        inner = _InflatingBuffer(buf, start, path)
         parser = _Parser(inner, explicit=True, little=True, path=path)
         return _walk(parser, 0, ts, path, deflated=True)
     explicit, little = ts != _TS_IMPLICIT, ts != _TS_BIG
@@ -580,7 +610,7 @@ def _finish(
     what = f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
     if length == _UNDEFINED:
         _check_fragments(parser, pos, path)
-    elif pos + length > size:
+    elif not deflated and pos + length > size:
         raise InvalidDicomError(
             f"truncated: Pixel Data {what} declares {length} bytes but the file ends "
             f"{size - pos} bytes after it starts",

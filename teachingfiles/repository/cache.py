@@ -67,7 +67,7 @@ class InstanceCache:
 
     @classmethod
     def default(cls, url: str) -> InstanceCache:
-        """The cache of one server, under :func:`default_cache_root`.
+        """Return the cache of one server, under :func:`default_cache_root`.
 
         The folder is named after the URL's host and port plus a short hash of the
         whole URL, so two servers never share a folder.
@@ -87,7 +87,7 @@ class InstanceCache:
         return self.root / "instances" / uid[-2:] / f"{uid}.dcm"
 
     def get(self, sop_uid: str) -> Path | None:
-        """The cached file of an instance, or ``None`` if it is not (completely) there."""
+        """Return the cached file of an instance, or ``None`` if it is not (completely) there."""
         p = self.path(sop_uid)
         return p if p.is_file() else None
 
@@ -115,7 +115,7 @@ class InstanceCache:
     def _writing(self, final: Path) -> Iterator[tempfile._TemporaryFileWrapper[bytes]]:
         try:
             final.parent.mkdir(parents=True, exist_ok=True)
-            fh = tempfile.NamedTemporaryFile(
+            fh = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, then renamed
                 dir=final.parent, prefix=f".{final.stem}.", suffix=_PART, delete=False
             )
         except OSError as exc:
@@ -126,10 +126,10 @@ class InstanceCache:
         try:
             with fh:
                 yield fh
-            os.replace(fh.name, final)  # atomic: readers see the whole file or nothing
+            Path(fh.name).replace(final)  # atomic: readers see the whole file or nothing
         except BaseException:
             with contextlib.suppress(OSError):
-                os.unlink(fh.name)
+                Path(fh.name).unlink()
             raise
 
     def clean(self) -> int:
@@ -156,7 +156,7 @@ class InstanceCache:
             fh.write(text.encode())
 
     def series_instances(self, series_uid: str) -> list[str] | None:
-        """The SOP Instance UIDs recorded for a series, or ``None`` if it was never seen."""
+        """Return the SOP Instance UIDs recorded for a series, or ``None`` if it was never seen."""
         target = self._series_file(series_uid)
         try:
             raw = json.loads(target.read_text(encoding="utf-8"))

@@ -36,17 +36,21 @@ __all__ = [
 NO_COLLECTION = "(none)"
 
 #: File name endings read as side files rather than as DICOM candidates.
-SIDE_SUFFIXES = (".json", ".csv", ".xlsx", ".tcia", ".md", ".rst")
+SIDE_SUFFIXES = (".json", ".csv", ".xlsx", ".tcia", ".md", ".rst", ".yaml", ".yml")
 
 _KNOWN_COLLECTIONS = (COLLECTION_1A, COLLECTION_1B, COLLECTION_1C)
 
 
 _SIDE_KINDS = {"json": "json", "csv": "csv", "xlsx": "xlsx", "tcia": "tcia", "md": "doc",
-               "rst": "doc"}  # fmt: skip
+               "rst": "doc", "yaml": "yaml", "yml": "yaml"}  # fmt: skip
 
 
 def side_kind(name: str) -> str | None:
-    """``"json"``, ``"csv"``, ``"xlsx"``, ``"tcia"`` or ``"doc"`` by file name, else ``None``."""
+    """Return ``"json"``, ``"csv"``, ``"xlsx"``, ``"tcia"``, ``"yaml"``, ``"doc"`` or ``None``.
+
+    Teaching set manifests (YAML), ``.tcia`` manifests and READMEs are recorded as
+    side files rather than reported as "not DICOM".
+    """
     _, dot, suffix = name.rpartition(".")
     if not dot or "/" in suffix:
         return None
@@ -102,7 +106,7 @@ _NOT_USED = {
 
 
 def _merge_one(conn: Connection, root: Path, path: Path, rel: str, kind: str) -> str | None:
-    if kind in ("tcia", "doc"):
+    if kind in ("tcia", "doc", "yaml"):  # known, kept in the file list, not merged
         return kind
     if kind == "json":
         if not is_mdai_json(path):

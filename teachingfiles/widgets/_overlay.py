@@ -54,7 +54,7 @@ def _one(
     name = str(raw.get("label") or getattr(label, "name", None) or raw.get("label_id") or "")
     color = str(raw.get("color") or getattr(label, "color", "") or "")
     if "points" in raw or "vertices" in raw:
-        pts = raw.get("points", raw.get("vertices"))
+        pts = raw["points"] if "points" in raw else raw["vertices"]
         kind = str(raw.get("kind", "polygon"))
         points = [[float(x), float(y)] for x, y in pts]
     elif raw.get("data"):

@@ -38,13 +38,13 @@ class SliceSource(Protocol):
     """
 
     @property
-    def shape(self) -> tuple[int, int, int]: ...  # noqa: D102
+    def shape(self) -> tuple[int, int, int]: ...
 
     @property
-    def dtype(self) -> np.dtype[Any]: ...  # noqa: D102
+    def dtype(self) -> np.dtype[Any]: ...
 
     @property
-    def spacing(self) -> tuple[float, float, float]: ...  # noqa: D102
+    def spacing(self) -> tuple[float, float, float]: ...
 
     def slice(self, index: int) -> npt.NDArray[Any]:
         """Return slice ``index`` as a 2-D array (may block until it is decoded)."""
@@ -136,20 +136,55 @@ def _is_paths_or_datasets(obj: object) -> bool:
 
 
 def _from_dicom(obj: Any) -> Any:
-    """Assemble a volume with the imaging core (``teachingfiles.dicom.volume``)."""
-    try:
-        from teachingfiles.dicom import volume as volume_module  # type: ignore[attr-defined]
-    except ImportError as exc:  # pragma: no cover - the imaging core ships with the package
-        raise UsageError(
-            "showing DICOM files needs teachingfiles.dicom.volume, which is not installed"
-        ) from exc
-    volume_cls = volume_module.Volume
+    """Assemble a volume with the imaging core (slices decode in the background)."""
+    from teachingfiles.dicom.volume import Volume
+
     items = [obj] if isinstance(obj, str | PathLike) else list(obj)
-    if isinstance(items[0], str | PathLike):
-        for name in ("from_files", "from_paths", "read"):
-            if hasattr(volume_cls, name):
-                return getattr(volume_cls, name)(items)
-    return volume_cls.from_datasets(items)
+    return Volume.open(items)
+
+
+@dataclass
+class _PlanSource:
+    """A view (coronal, sagittal) of an imaging-core Volume, cut by its ViewPlan."""
+
+    volume: Any
+    plan: Any
+    positions: npt.NDArray[np.float64] = field(init=False)
+    orientation: tuple[float, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        n = self.plan.count
+        patient = self.volume.index_to_patient
+        origins = [patient(self.plan.to_volume(i, 0.0, 0.0)) for i in range(n)]
+        self.positions = np.asarray(origins, dtype=np.float64).reshape(n, 3)
+        along_x = patient(self.plan.to_volume(0, 1.0, 0.0)) - self.positions[0]
+        along_y = patient(self.plan.to_volume(0, 0.0, 1.0)) - self.positions[0]
+        row = along_x / np.linalg.norm(along_x)
+        col = along_y / np.linalg.norm(along_y)
+        self.orientation = tuple(float(v) for v in (*row, *col))
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """``(images, rows, columns)`` of the view."""
+        a, b, c = self.plan.shape
+        return (int(a), int(b), int(c))
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        """The volume's dtype."""
+        dtype: np.dtype[Any] = np.dtype(self.volume.dtype)
+        return dtype
+
+    @property
+    def spacing(self) -> tuple[float, float, float]:
+        """``(between images, row, column)`` mm of the view."""
+        a, b, c = self.plan.spacing
+        return (float(a), float(b), float(c))
+
+    def slice(self, index: int) -> npt.NDArray[Any]:
+        """Image ``index`` of the view (waits only for the slices it needs)."""
+        image: npt.NDArray[Any] = self.plan.image_of(self.volume, index)
+        return image
 
 
 def _volume_to_source(volume: Any) -> SliceSource:
@@ -169,7 +204,7 @@ def _volume_to_source(volume: Any) -> SliceSource:
         )
     return ArraySource(
         array,
-        spacing=tuple(getattr(volume, "spacing", (1.0, 1.0, 1.0))),  # type: ignore[arg-type]
+        spacing=tuple(getattr(volume, "spacing", (1.0, 1.0, 1.0))),
         positions=getattr(volume, "positions", None),
         orientation=tuple(getattr(volume, "orientation", (1.0, 0.0, 0.0, 0.0, 1.0, 0.0))),
         sop_uids=getattr(volume, "sop_uids", None),
@@ -194,7 +229,8 @@ def as_source(data: object, spacing: Sequence[float] | None = None) -> SliceSour
         If the data is of a kind the viewer cannot show.
     """
     if isinstance(data, np.ndarray):
-        return ArraySource(data, spacing=tuple(spacing) if spacing else (1.0, 1.0, 1.0))  # type: ignore[arg-type]
+        mm = tuple(float(v) for v in spacing) if spacing else (1.0, 1.0, 1.0)
+        return ArraySource(data, spacing=(mm[0], mm[1], mm[2]))
     if _is_paths_or_datasets(data):
         data = _from_dicom(data)
     if isinstance(data, SliceSource):
@@ -225,11 +261,15 @@ def reformat(source: SliceSource, view: str) -> SliceSource:
         raise UsageError(f"view must be one of {', '.join(VIEWS)}, got {view!r}")
     if view == "axial":
         return source
+    if hasattr(source, "index_to_patient"):  # the imaging core's Volume: its own reformat
+        from teachingfiles.dicom.reformat import plan_view
+
+        return _PlanSource(source, plan_view(source, view))  # type: ignore[arg-type]
     nz, ny, nx = source.shape
     if nz < 2:
         raise UsageError(f"a single image has no {view} view; use view='axial'")
-    # The imaging core's reformat module is preferred where it exists; this numpy
-    # fallback only transposes (it does not resample oblique stacks).
+    # A plain array has no patient geometry to plan with: transpose it, assuming
+    # axial slices (the imaging core's plan_view handles any acquisition plane).
     volume = np.stack([np.asarray(source.slice(i)) for i in range(nz)])
     dz, dy, dx = source.spacing
     pos = _positions(source)

@@ -17,7 +17,7 @@ import anywidget
 import numpy as np
 import numpy.typing as npt
 import traitlets
-from ipywidgets import CallbackDispatcher
+from ipywidgets import CallbackDispatcher  # type: ignore[import-untyped]
 
 from teachingfiles.errors import UsageError
 from teachingfiles.widgets._overlay import normalize_annotations
@@ -57,7 +57,7 @@ def _ct_presets() -> list[dict[str, Any]]:
     ]
 
 
-class StackViewer(anywidget.AnyWidget):  # type: ignore[misc]
+class StackViewer(anywidget.AnyWidget):
     """Scroll, window, zoom and click through a stack of slices.
 
     Parameters
@@ -191,7 +191,9 @@ class StackViewer(anywidget.AnyWidget):  # type: ignore[misc]
         middle = np.asarray(self._axial.slice(self._axial.shape[0] // 2), dtype=np.float64)
         lo, hi = (float(v) for v in np.percentile(middle, [1, 99]))
         auto = {"name": "auto", "center": (lo + hi) / 2.0, "width": max(hi - lo, 1.0)}
-        looks_ct = wire_dtype(self._axial) == "int16" and float(middle.min()) < -500
+        nz = self._axial.shape[0]
+        lowest = min(float(np.min(self._axial.slice(i))) for i in {0, nz // 2, nz - 1})
+        looks_ct = wire_dtype(self._axial) == "int16" and lowest < -500  # air in HU
         presets = own + (_ct_presets() if looks_ct else []) + [auto]
         for position, item in enumerate(presets[:9]):
             item["key"] = str(position + 1)

@@ -17,7 +17,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent / "notebooks"))
 
-from serving import chromium, chromium_path, voila  # noqa: E402
+from serving import chromium, chromium_path, voila
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 SHOTS = Path("/tmp/h6_png")
@@ -25,7 +25,9 @@ SHOTS = Path("/tmp/h6_png")
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     if chromium_path() is None:
-        skip = pytest.mark.skip(reason="Debian chromium is not installed (apt-get install chromium)")
+        skip = pytest.mark.skip(
+            reason="Debian chromium is not installed (apt-get install chromium)"
+        )
         for item in items:
             if "browser" in item.keywords:
                 item.add_marker(skip)

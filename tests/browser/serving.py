@@ -55,7 +55,9 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: floa
                     return
         except OSError:
             time.sleep(0.05)  # polling the port: the condition is the HTTP answer
-    raise TimeoutError(f"voila did not answer {url} within {timeout:g} s:\n{log.read_text()[-3000:]}")
+    raise TimeoutError(
+        f"voila did not answer {url} within {timeout:g} s:\n{log.read_text()[-3000:]}"
+    )
 
 
 class Server(str):
@@ -80,9 +82,7 @@ def voila(
     ]  # fmt: skip
     full_env = {**os.environ, **(env or {}), "JUPYTER_PLATFORM_DIRS": "1"}
     with log.open("wb") as out:
-        proc = subprocess.Popen(
-            cmd, cwd=folder, stdout=out, stderr=subprocess.STDOUT, env=full_env
-        )
+        proc = subprocess.Popen(cmd, cwd=folder, stdout=out, stderr=subprocess.STDOUT, env=full_env)
     base = Server(f"http://127.0.0.1:{port}")
     base.pid = proc.pid
     try:

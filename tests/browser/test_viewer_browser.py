@@ -46,7 +46,6 @@ def go_to(vp: ViewerPage, index: int) -> None:
     vp.wait_python(f"s.index === {index}")
 
 
-
 def check_slice_pixels(vp: ViewerPage, z: int, name: str) -> None:
     center, width = vp.page.evaluate(
         "(() => { const s = globalThis.__tfViewers[0].state; return [s.center, s.width]; })()"

@@ -1,0 +1,140 @@
+"""A :class:`~teachingfiles.dicom.volume.Volume` whose slices are still downloading.
+
+The geometry comes from the series' WADO-RS metadata, so the volume exists (shape,
+order, spacing, SOP UIDs) before any pixel has arrived. Each slice decodes as soon
+as its instance lands in the cache; :meth:`RemoteVolume.slice` waits for that one
+slice only, and :meth:`RemoteVolume.focus` tells the download where the viewer is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from os import PathLike
+from typing import Any
+
+from pydicom.dataset import Dataset
+
+from teachingfiles.dicom.volume import SliceHeader, Volume
+from teachingfiles.errors import InvalidDicomError
+from teachingfiles.repository._download import SeriesDownload
+from teachingfiles.repository.cache import InstanceCache
+
+__all__ = ["RemoteVolume", "slice_header"]
+
+
+def _floats(value: Any, n: int) -> tuple[float, ...] | None:
+    try:
+        out = tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        return None
+    return out if len(out) == n else None
+
+
+def slice_header(ds: Dataset, cache: InstanceCache) -> SliceHeader:
+    """Build the slice header of an instance from its metadata (pixels to come in ``cache``).
+
+    Raises
+    ------
+    InvalidDicomError
+        If the metadata lacks SOP Instance UID, Rows or Columns.
+    """
+    sop = str(ds.get("SOPInstanceUID", ""))
+    if not sop or "Rows" not in ds or "Columns" not in ds:
+        raise InvalidDicomError(
+            f"instance {sop or '(no SOPInstanceUID)'}: the server's metadata lacks "
+            "SOPInstanceUID/Rows/Columns, so it is not an image this viewer can show",
+            tag="Rows",
+        )
+    spacing = ds.get("PixelSpacing") or ds.get("ImagerPixelSpacing")
+    slope, intercept = ds.get("RescaleSlope"), ds.get("RescaleIntercept")
+    number = ds.get("InstanceNumber")
+    return SliceHeader(
+        sop_uid=sop,
+        rows=int(ds.Rows),
+        columns=int(ds.Columns),
+        position=_floats(ds.get("ImagePositionPatient"), 3),
+        orientation=_floats(ds.get("ImageOrientationPatient"), 6),
+        pixel_spacing=_floats(spacing, 2),
+        instance_number=None if number in (None, "") else int(number),
+        slope=1.0 if slope in (None, "") else float(slope),
+        intercept=0.0 if intercept in (None, "") else float(intercept),
+        path=str(cache.path(sop)),
+        modality=str(ds.get("Modality") or "OT"),
+        photometric=str(ds.get("PhotometricInterpretation", "MONOCHROME2")),
+        bits_stored=int(ds.get("BitsStored") or ds.get("BitsAllocated") or 16),
+    )
+
+
+class RemoteVolume(Volume):
+    """A volume that fills in as its instances download (see the module docstring).
+
+    Build it with :meth:`DicomwebSource.open_series
+    <teachingfiles.repository.dicomweb.DicomwebSource.open_series>`.
+    """
+
+    _download: SeriesDownload | None = None
+    _workers: int = 2
+
+    @classmethod
+    def from_headers(
+        cls, headers: Sequence[SliceHeader], *, workers: int | None = None
+    ) -> RemoteVolume:
+        """Build a volume from headers whose files are not there yet (call :meth:`attach`)."""
+        vol = cls(headers, workers=workers, background=False)
+        vol._workers = workers or 2
+        return vol
+
+    @classmethod
+    def from_files(
+        cls, paths: Sequence[str | PathLike[str]], *, workers: int | None = None
+    ) -> RemoteVolume:
+        """Open a volume of files already in the cache (decoding starts at once)."""
+        vol = cls.open(paths, workers=workers)
+        assert isinstance(vol, RemoteVolume)
+        return vol
+
+    def attach(self, download: SeriesDownload) -> None:
+        """Decode each slice as ``download`` brings it in (in a small thread pool)."""
+        self._download = download
+        self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="tf-remote-decode")
+        pool = self._pool
+
+        def decode(k: int) -> None:
+            pool.submit(self._load, k)
+
+        download.on_arrival(decode)
+
+    @property
+    def downloading(self) -> bool:
+        """Whether instances are still on their way."""
+        d = self._download
+        return d is not None and d.done < self.shape[0]
+
+    def focus(self, k: int) -> None:
+        """Fetch the slices nearest ``k`` next (the viewer moved there)."""
+        if self._download is not None:
+            self._download.focus = k % self.shape[0]
+
+    def _load(self, k: int) -> None:
+        download = self._download
+        if download is not None and not self._ready[k] and k not in self._errors:
+            try:
+                download.wait_for(k)
+            except BaseException as exc:
+                with self._locks[k]:
+                    if self._ready[k] or k in self._errors:
+                        return
+                    self._errors[k] = exc
+                with self._count_lock:
+                    self._done += 1
+                    if self._done == self.shape[0]:
+                        self._complete.set()
+                return
+        super()._load(k)
+
+    def close(self) -> None:
+        """Stop downloading and decoding (slices already loaded stay usable)."""
+        if self._download is not None:
+            self._download.stop()
+        super().close()

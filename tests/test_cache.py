@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from teachingfiles.errors import RepositoryError, UsageError
+from teachingfiles.repository._download import SeriesDownload
+from teachingfiles.repository.cache import CACHE_ENV, InstanceCache, default_cache_root
+
+UIDS = [f"1.2.826.0.1.3680043.8.498.{k}" for k in range(1, 12)]
+
+
+def test_put_then_get_returns_the_same_bytes(tmp_path: Path) -> None:
+    cache = InstanceCache(tmp_path)
+    path = cache.put(UIDS[0], b"DICM-bytes")
+    assert cache.get(UIDS[0]) == path
+    assert path.read_bytes() == b"DICM-bytes"
+    assert UIDS[0] in cache
+    assert UIDS[1] not in cache
+    assert len(cache) == 1
+
+
+def test_interrupted_write_leaves_no_instance_only_a_part_file_that_clean_removes(
+    tmp_path: Path,
+) -> None:
+    cache = InstanceCache(tmp_path)
+
+    def chunks():  # the server goes away after the first chunk
+        yield b"first half"
+        raise ConnectionError("server went away")
+
+    with pytest.raises(ConnectionError):
+        cache.put(UIDS[0], chunks())
+    assert cache.get(UIDS[0]) is None
+    # a crash (not an exception) could leave a .part file: clean() removes those
+    stray = cache.path(UIDS[0]).with_name(f".{UIDS[0]}.x.part")
+    stray.write_bytes(b"half")
+    assert cache.clean() == 1
+    assert not list(tmp_path.rglob("*.part"))
+
+
+def test_path_rejects_what_is_not_a_uid(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match=r"'\.\./etc/passwd' is not a DICOM UID"):
+        InstanceCache(tmp_path).path("../etc/passwd")
+
+
+def test_series_list_is_remembered_and_complete_only_when_every_instance_is_there(
+    tmp_path: Path,
+) -> None:
+    cache = InstanceCache(tmp_path)
+    assert cache.series_instances(UIDS[10]) is None
+    cache.remember_series(UIDS[9], UIDS[10], UIDS[:3])
+    assert cache.series_instances(UIDS[10]) == UIDS[:3]
+    cache.put(UIDS[0], b"a")
+    cache.put(UIDS[1], b"b")
+    assert cache.complete_series(UIDS[10]) is None
+    cache.put(UIDS[2], b"c")
+    assert cache.complete_series(UIDS[10]) == [cache.path(u) for u in UIDS[:3]]
+
+
+def test_default_cache_root_follows_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "c"))
+    assert default_cache_root() == tmp_path / "c"
+    a = InstanceCache.default("http://127.0.0.1:8042/dicom-web")
+    b = InstanceCache.default("http://127.0.0.1:8043/dicom-web")
+    assert a.root != b.root
+    assert a.root.parent == tmp_path / "c" / "dicomweb"
+
+
+def test_download_fetches_nearest_the_focus_first(tmp_path: Path) -> None:
+    order: list[str] = []
+    uids = UIDS[:7]
+
+    def fetch(uid: str) -> bytes:
+        order.append(uid)
+        return uid.encode()
+
+    d = SeriesDownload(uids, fetch, InstanceCache(tmp_path), focus=2, workers=1)
+    paths = d.wait(timeout=10)
+    d.stop()
+    assert [uids.index(u) for u in order] == [2, 1, 3, 0, 4, 5, 6]
+    assert [p.read_bytes() for p in paths] == [u.encode() for u in uids]
+
+
+def test_failed_download_keeps_complete_instances_and_a_rerun_fetches_only_the_rest(
+    tmp_path: Path,
+) -> None:
+    cache = InstanceCache(tmp_path)
+    calls: list[str] = []
+    lock = threading.Lock()
+
+    def flaky(uid: str) -> bytes:
+        with lock:
+            calls.append(uid)
+        if uid in (UIDS[3], UIDS[5]):
+            raise RepositoryError("http://x: cannot connect (refused)")
+        return b"ok"
+
+    d = SeriesDownload(UIDS, flaky, cache, workers=2)
+    with pytest.raises(RepositoryError, match=r"2 of 11 instance\(s\) could not be downloaded"):
+        d.wait(timeout=10)
+    d.stop()
+    assert {u for u in UIDS if u in cache} == set(UIDS) - {UIDS[3], UIDS[5]}
+    with pytest.raises(RepositoryError, match="cannot connect"):
+        d.wait_for(3)
+    calls.clear()
+    again = SeriesDownload(UIDS, lambda uid: calls.append(uid) or b"ok", cache, workers=2)
+    assert len(again.wait(timeout=10)) == len(UIDS)
+    again.stop()
+    assert sorted(calls) == sorted([UIDS[3], UIDS[5]])

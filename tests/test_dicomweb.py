@@ -1,0 +1,217 @@
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+import requests
+from orthanc import Orthanc, orthanc_server
+from pydicom.uid import generate_uid
+
+from teachingfiles.dicom.volume import Volume
+from teachingfiles.errors import NotFoundError, RepositoryError, UsageError
+from teachingfiles.repository import Repository
+from teachingfiles.repository.cache import InstanceCache
+from teachingfiles.repository.dicomweb import DicomwebSource
+
+
+def demo_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.glob("manifest-*/**/*.dcm"))
+
+
+@pytest.fixture(scope="module")
+def server(demo_root: Path) -> Iterator[Orthanc]:
+    with orthanc_server() as orthanc:
+        orthanc.upload(demo_files(demo_root))
+        yield orthanc
+
+
+@pytest.fixture(scope="module")
+def folder(demo_root: Path) -> Iterator[Repository]:
+    with Repository.open(demo_root) as repo:
+        yield repo
+
+
+def source(server: Orthanc, tmp_path: Path, **kw: object) -> DicomwebSource:
+    return DicomwebSource(server.dicomweb, cache=tmp_path / "cache", backoff=0.01, **kw)  # type: ignore[arg-type]
+
+
+pytestmark = [pytest.mark.server, pytest.mark.slow]
+
+
+def test_search_studies_finds_every_study_of_the_folder(
+    server: Orthanc, folder: Repository, tmp_path: Path
+) -> None:
+    remote = source(server, tmp_path).search_studies()
+    assert {s.study_uid for s in remote} == {s.study_uid for s in folder.studies()}
+
+
+def test_search_filters_collection_modality_date_and_description(
+    server: Orthanc, folder: Repository, tmp_path: Path
+) -> None:
+    src = source(server, tmp_path)
+    one_a = src.search_studies(collection="DEMO-RICORD-1A")
+    assert {s.study_uid for s in one_a} == {
+        s.study_uid for s in folder.studies(collection="DEMO-RICORD-1A")
+    }
+    radiographs = src.search_studies(modality="CR")
+    assert radiographs
+    assert all("CR" in s.modalities for s in radiographs)
+    first = one_a[0]
+    assert first.study_date
+    dated = src.search_studies(date=f"{first.study_date}-{first.study_date}")
+    assert first.study_uid in {s.study_uid for s in dated}
+    assert all(s.study_date == first.study_date for s in dated)
+    series = src.search_series(first.study_uid)
+    text = (series[0].description or "").lower()[-4:]
+    assert text
+    assert series[0] in src.search_series(first.study_uid, description=text.upper())
+    assert src.search_series(first.study_uid, description="no such description") == []
+
+
+def test_open_series_streams_a_volume_equal_to_the_folders(
+    server: Orthanc, folder: Repository, tmp_path: Path
+) -> None:
+    study = folder.studies(collection="DEMO-RICORD-1A")[0]
+    series = folder.series(study.study_uid)[0]
+    files = [i.path for i in folder.instances(series.series_uid)]
+    src = source(server, tmp_path)
+    vol = src.open_series(study.study_uid, series.series_uid, near=5, progress=False)
+    try:
+        assert vol.shape[0] == len(files)
+        first = vol.slice(5).copy()
+        with Volume.open(files) as local:
+            assert np.array_equal(first, local.slice(5))
+            assert np.array_equal(vol.wait(timeout=60), local.wait())
+            assert vol.sop_uids == local.sop_uids
+    finally:
+        vol.close()
+    # the second open needs no server: the same cache behind a dead URL
+    offline = DicomwebSource("http://127.0.0.1:9/dicom-web", cache=src.cache)
+    with offline.open_series(study.study_uid, series.series_uid) as again:
+        assert np.array_equal(again.wait(), vol.wait())
+
+
+def test_retrieve_series_caches_the_servers_bytes(
+    server: Orthanc, folder: Repository, tmp_path: Path
+) -> None:
+    study = folder.studies(collection="DEMO-RICORD-1B")[0]
+    series = folder.series(study.study_uid)[0]
+    by_uid = {i.sop_instance_uid: i.path for i in folder.instances(series.series_uid)}
+    paths = source(server, tmp_path).retrieve_series(
+        study.study_uid, series.series_uid, progress=False
+    )
+    assert len(paths) == len(by_uid)
+    for path in paths:
+        assert path.read_bytes() == by_uid[path.stem].read_bytes()
+
+
+def test_metadata_and_single_frames(server: Orthanc, folder: Repository, tmp_path: Path) -> None:
+    study = folder.studies(collection="DEMO-RICORD-1A")[0]
+    series = folder.series(study.study_uid)[0]
+    src = source(server, tmp_path)
+    meta = src.series_metadata(study.study_uid, series.series_uid)
+    assert len(meta) == series.n_instances
+    assert "PixelData" not in meta[0]
+    sop = str(meta[0].SOPInstanceUID)
+    frames = src.retrieve_frames(study.study_uid, series.series_uid, sop, [1])
+    assert len(frames) == 1
+    assert len(frames[0]) > 1000
+    with pytest.raises(NotFoundError, match="404 Not Found"):
+        src.series_metadata(study.study_uid, "1.2.3.4.5")
+
+
+def test_store_uploads_with_stow_rs(server: Orthanc, demo_root: Path, tmp_path: Path) -> None:
+    ds = pydicom.dcmread(demo_files(demo_root)[0])
+    ds.PatientID = "STOW-TEST-000001"
+    ds.StudyInstanceUID = generate_uid()
+    ds.SeriesInstanceUID = generate_uid()
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    src = source(server, tmp_path)
+    report = src.store([ds], progress=False)
+    assert report.stored == 1
+    assert report.failed == ()
+    found = src.search_studies(patient="STOW-TEST-000001")
+    assert [s.study_uid for s in found] == [ds.StudyInstanceUID]
+    server.delete_patient("STOW-TEST-000001")
+    assert src.search_studies(patient="STOW-TEST-000001") == []
+
+
+class _Answer(BaseHTTPRequestHandler):
+    status = 500
+    hits = 0
+
+    def do_GET(self) -> None:
+        type(self).hits += 1
+        self.send_response(self.status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def answering() -> Iterator[tuple[str, type[_Answer]]]:
+    handler = type("Handler", (_Answer,), {"hits": 0})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/dicom-web", handler
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        (401, "401 Unauthorized: .* wants credentials; pass a token"),
+        (403, "403 Forbidden: .* refused this request; the token lacks permission"),
+        (429, "429 Too Many Requests after 2 retries: the server's quota is used up"),
+        (503, "503 Service Unavailable after 2 retries: the server is failing"),
+    ],
+)
+def test_refusals_say_what_to_fix_and_retry_only_what_is_worth_it(
+    answering: tuple[str, type[_Answer]], tmp_path: Path, status: int, message: str
+) -> None:
+    url, handler = answering
+    handler.status = status
+    src = DicomwebSource(url, cache=tmp_path, retries=2, backoff=0.001, token="t0k3n")
+    with pytest.raises(RepositoryError, match=message):
+        src.search_studies()
+    assert handler.hits == (3 if status in (429, 503) else 1)
+
+
+def test_bad_urls_and_dead_servers_say_what_to_fix(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="is not a DICOMweb URL; expected http"):
+        DicomwebSource("orthanc:8042/dicom-web", cache=tmp_path)
+    dead = DicomwebSource("http://127.0.0.1:9/dicom-web", cache=tmp_path, retries=1, backoff=0.001)
+    with pytest.raises(RepositoryError, match="cannot connect .*is the server running"):
+        dead.search_studies()
+
+
+def test_tls_failure_names_the_fix(answering: tuple[str, type[_Answer]], tmp_path: Path) -> None:
+    url, _ = answering  # a plain-HTTP server spoken to over TLS
+    src = DicomwebSource(url.replace("http://", "https://"), cache=tmp_path, retries=0)
+    with pytest.raises(RepositoryError, match="TLS error .*verify="):
+        src.search_studies()
+
+
+def test_cache_keyed_by_sop_uid_is_shared_between_sources(
+    server: Orthanc, folder: Repository, tmp_path: Path
+) -> None:
+    cache = InstanceCache(tmp_path / "shared")
+    study = folder.studies(collection="DEMO-RICORD-1C")[0]
+    series = folder.series(study.study_uid)[0]
+    DicomwebSource(server.dicomweb, cache=cache).retrieve_series(
+        study.study_uid, series.series_uid, progress=False
+    )
+    assert len(cache) == series.n_instances
+    assert all(i.sop_instance_uid in cache for i in folder.instances(series.series_uid))
+    requests.get(f"{server.url}/system", timeout=5).raise_for_status()
