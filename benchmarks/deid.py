@@ -33,6 +33,8 @@ from typing import Any
 import pydicom
 
 ROOT = Path(__file__).resolve().parents[1]
+# this script's folder comes first on sys.path, and its name would shadow the deid package
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from _phi_corpus import write_corpus  # noqa: E402

@@ -12,8 +12,10 @@ Anything else (big endian, deflated) goes through :meth:`pydicom.Dataset.save_as
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
+from typing import BinaryIO
 
 from pydicom.charset import convert_encodings, encode_string
 from pydicom.datadict import dictionary_VR
@@ -28,7 +30,7 @@ from pydicom.uid import (
     ImplicitVRLittleEndian,
 )
 
-__all__ = ["write_deidentified"]
+__all__ = ["Tail", "write_deidentified"]
 
 _LONG = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "UC", "UR", "UT", "UN", "SV", "UV"})
 _TEXT = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM",
@@ -59,8 +61,10 @@ def _header(out: bytearray, tag: int, vr: str, length: int, implicit: bool) -> N
 
 def _dataset(out: bytearray, ds: Dataset, implicit: bool, encodings: list[str]) -> None:
     for tag in sorted(ds.keys()):
-        elem = ds.get_item(tag)
         t = int(tag)
+        if t == 0x00020000:  # the file meta group length: written by _meta
+            continue
+        elem = ds.get_item(tag)
         if isinstance(elem, RawDataElement):
             value = elem.value or b""
             vr = _vr_of(t, elem.VR)
@@ -107,20 +111,60 @@ def _element(out: bytearray, elem: DataElement, implicit: bool, encodings: list[
     out += fp.getvalue()
 
 
-def write_deidentified(ds: Dataset, path: str | PathLike[str]) -> None:
-    """Write ``ds`` (with its file meta) to ``path`` with a zeroed preamble."""
+_META_REQUIRED = (0x00020001, 0x00020002, 0x00020003, 0x00020010, 0x00020012)
+
+
+def _meta(out: bytearray, meta: Dataset) -> None:
+    if not all(t in meta for t in _META_REQUIRED):
+        head = DicomBytesIO()
+        head.is_little_endian = True
+        head.is_implicit_VR = False
+        write_file_meta_info(head, meta, enforce_standard=True)  # fills in what is missing
+        out += head.getvalue()
+        return
+    body = bytearray()
+    _dataset(body, meta, False, ["iso8859"])
+    out += struct.pack("<HH2sHI", 0x0002, 0x0000, b"UL", 4, len(body))
+    out += body
+
+
+@dataclass(frozen=True)
+class Tail:
+    """The pixel data element at the end of a source file, copied without reading it."""
+
+    path: Path
+    offset: int
+    length: int
+
+    def copy_to(self, fh: BinaryIO) -> None:
+        """Append the bytes to ``fh`` (never decoded; one read, one write)."""
+        with self.path.open("rb") as src:
+            src.seek(self.offset)
+            data = src.read(self.length)
+        if len(data) != self.length:
+            raise OSError(f"{self.path}: changed while being read (pixel data cut short)")
+        fh.write(data)
+
+
+def write_deidentified(ds: Dataset, path: str | PathLike[str], tail: Tail | None = None) -> None:
+    """Write ``ds`` (with its file meta) to ``path`` with a zeroed preamble.
+
+    ``tail``: the source's pixel data element, appended byte for byte (``ds`` was
+    read with ``stop_before_pixels``).
+    """
     meta = ds.file_meta
     syntax = str(meta.get("TransferSyntaxUID", ""))
     if syntax in (ExplicitVRBigEndian, DeflatedExplicitVRLittleEndian) or not syntax:
+        if tail is not None:
+            raise ValueError(f"{tail.path}: a pixel data tail cannot be copied into {syntax}")
         ds.preamble = bytes(128)
         ds.save_as(path, enforce_file_format=True)
         return
-    head = DicomBytesIO()
-    head.is_little_endian = True
-    head.is_implicit_VR = False
-    head.write(bytes(128) + b"DICM")
-    write_file_meta_info(head, meta, enforce_standard=True)
-    out = bytearray(head.getvalue())
+    out = bytearray(bytes(128) + b"DICM")
+    _meta(out, meta)
     encodings = convert_encodings(ds.get("SpecificCharacterSet") or "ISO_IR 6")
     _dataset(out, ds, syntax == ImplicitVRLittleEndian, encodings)
-    Path(path).write_bytes(out)
+    with Path(path).open("wb") as fh:
+        fh.write(out)
+        if tail is not None:
+            tail.copy_to(fh)

@@ -63,7 +63,7 @@ from teachingfiles.dicom._deid_values import (
     shift_date,
     shift_datetime,
 )
-from teachingfiles.dicom._deid_write import write_deidentified
+from teachingfiles.dicom._deid_write import Tail, write_deidentified
 from teachingfiles.errors import UsageError
 
 __all__ = [
@@ -448,7 +448,7 @@ class Deidentifier:
         """
         outcome = FileOutcome(source=str(source), status="written")
         try:
-            ds = pydicom.dcmread(source)
+            ds, tail = _read_header(Path(source))
         except Exception as exc:  # anything pydicom cannot read is reported, not raised
             outcome.status, outcome.reason = "skipped", f"not DICOM ({exc})"
             return outcome
@@ -463,12 +463,13 @@ class Deidentifier:
             return outcome
         try:
             if reason and blank:
+                ds, tail = pydicom.dcmread(source), None
                 _blank(ds, blank)
             self.deidentify_dataset(ds, outcome)
             target = _output_path(Path(out_dir), ds)
             target.parent.mkdir(parents=True, exist_ok=True)
             part = target.with_suffix(".part")
-            write_deidentified(ds, part)  # zeroes the preamble: it can carry anything
+            write_deidentified(ds, part, tail)  # zeroes the preamble: it can carry anything
             part.replace(target)
         except Exception as exc:  # one bad file never stops a run: it is reported
             outcome.status, outcome.reason = "failed", f"{type(exc).__name__}: {exc}"
@@ -525,6 +526,40 @@ def _identifiers(ds: Dataset) -> list[str]:
                 found.add(text)
                 found.update(p for p in text.replace("^", " ").split() if len(p) >= 3)
     return sorted(found)
+
+
+def _read_header(path: Path) -> tuple[Dataset, Tail | None]:
+    """Read all but the pixel data; say where the pixel data lies if it ends the file.
+
+    The pixel data element is then copied byte for byte by the writer, never read
+    into Python. When anything follows it (trailing padding, signatures) or the
+    encoding is unusual, the whole file is read and walked instead.
+    """
+    with path.open("rb") as fh:
+        ds = pydicom.dcmread(fh, stop_before_pixels=True)
+        start = fh.tell()
+        size = os.fstat(fh.fileno()).st_size
+        if start >= size:
+            return ds, None
+        head = fh.read(12)
+        fh.seek(size - 8)
+        last = fh.read(8)
+    implicit, little = ds.original_encoding
+    if not little or head[:4] != b"\xe0\x7f\x10\x00" or implicit is None:
+        return pydicom.dcmread(path), None
+    if implicit:
+        length = int.from_bytes(head[4:8], "little")
+        value_at = start + 8
+    else:
+        length = int.from_bytes(head[8:12], "little")
+        value_at = start + 12
+    if length == 0xFFFFFFFF:
+        fits = last == b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
+    else:
+        fits = value_at + length == size
+    if not fits:
+        return pydicom.dcmread(path), None
+    return ds, Tail(path, start, size - start)
 
 
 def _blank(ds: Dataset, regions: Sequence[tuple[int, int, int, int]]) -> None:

@@ -22,14 +22,22 @@ from __future__ import annotations
 
 import os
 import struct
-import sys
-import warnings
-import zlib
 from dataclasses import dataclass, fields
 from os import PathLike
-from pathlib import Path
 from typing import Any
 
+from teachingfiles.dicom._header_stream import (
+    _FIRST_BLOCK,
+    _LONG_VRS,
+    _UNDEFINED,
+    _VRS,
+    _Buffer,
+    _check_fragments,
+    _InflatingBuffer,
+    _Parser,
+    _SurpriseError,
+    _TruncatedError,
+)
 from teachingfiles.errors import InvalidDicomError, MissingPixelDataError
 
 __all__ = [
@@ -39,26 +47,14 @@ __all__ = [
     "read_header_pydicom",
 ]
 
-_UNDEFINED = 0xFFFFFFFF
-_ITEM = 0xFFFEE000
-_ITEM_END = 0xFFFEE00D
-_SEQ_END = 0xFFFEE0DD
 _PIXEL_TAGS = (0x7FE00008, 0x7FE00009, 0x7FE00010)  # Float, Double Float, Pixel Data
-_LONG_VRS = frozenset(
-    (b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV")
-)
 _TS_IMPLICIT = "1.2.840.10008.1.2"
 _TS_EXPLICIT = "1.2.840.10008.1.2.1"
 _TS_DEFLATED = "1.2.840.10008.1.2.1.99"
 _TS_BIG = "1.2.840.10008.1.2.2"
 _FAST_CHARSETS = {"": "latin-1", "ISO_IR 100": "latin-1", "ISO_IR 6": "latin-1",
                   "ISO_IR 192": "utf-8"}  # fmt: skip
-_FIRST_BLOCK = 16384
 _FADVISE = hasattr(os, "posix_fadvise")
-_VRS = frozenset(
-    b"AE AS AT CS DA DS DT FD FL IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL "
-    b"UN UR US UT UV".split()
-)
 
 #: (tag, keyword, VR) of every top-level attribute the reader extracts.
 _WANTED: tuple[tuple[int, str, str], ...] = (
@@ -110,10 +106,6 @@ _MULTI = frozenset(
      "WindowCenter", "WindowWidth")
 )  # fmt: skip
 _TCIA_GROUP = 0x0013
-
-
-class _SurpriseError(Exception):
-    """Something the fast path does not handle: read this file with pydicom instead."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,145 +231,6 @@ def _number(text: str, vr: str, multi: bool) -> Any:
     if multi:
         return tuple(values)
     return values[0]
-
-
-class _Buffer:
-    """The file's bytes from its start, read in growing blocks as parsing needs them.
-
-    ``fd`` is an open file descriptor (``None`` for an in-memory stream, such as an
-    inflated Deflated data set); reads use ``os.pread``.
-    """
-
-    def __init__(self, fd: int | None, size: int, data: bytes = b"") -> None:
-        self.fd = fd
-        self.size = size
-        self.data = data
-
-    def need(self, end: int) -> bool:
-        """Make ``data`` reach ``end``; ``False`` if the file is shorter."""
-        if end <= len(self.data):
-            return True
-        if end > self.size or self.fd is None:
-            return False
-        have = len(self.data)
-        self.data += os.pread(self.fd, max(end - have, 4 * _FIRST_BLOCK), have)
-        return end <= len(self.data)
-
-    def read_at(self, pos: int, n: int) -> bytes:
-        """``n`` bytes at ``pos`` (from memory if already read)."""
-        if pos + n <= len(self.data) or self.fd is None:
-            return self.data[pos : pos + n]
-        return os.pread(self.fd, n, pos)
-
-
-class _InflatingBuffer(_Buffer):
-    """A Deflated data set, inflated only as far as parsing needs (the header, not the image).
-
-    The compressed stream starts at ``start`` in the file. Its Pixel Data is not
-    inflated here, so a file cut inside its compressed pixels is only found when
-    the image is decoded; one cut inside the header is reported as truncated.
-    """
-
-    def __init__(self, src: _Buffer, start: int, path: str) -> None:
-        super().__init__(None, sys.maxsize, b"")
-        self.src = src
-        self.cpos = start
-        self.path = path
-        self.inflater = zlib.decompressobj(-15)
-
-    def need(self, end: int) -> bool:
-        """Inflate until ``data`` reaches ``end``; ``False`` at the end of the stream."""
-        while len(self.data) < end:
-            if self.inflater.eof:
-                self.size = len(self.data)
-                return False
-            chunk = self.inflater.unconsumed_tail
-            if not chunk:
-                if self.cpos >= self.src.size:
-                    raise InvalidDicomError(
-                        "truncated: the Deflated data set ends before its compressed stream does",
-                        path=self.path,
-                    )
-                self.src.need(min(self.cpos + _FIRST_BLOCK, self.src.size))
-                chunk = self.src.data[self.cpos : self.cpos + _FIRST_BLOCK]
-                self.cpos += len(chunk)
-            try:
-                self.data += self.inflater.decompress(chunk, max(end - len(self.data), 65536))
-            except zlib.error as exc:
-                raise InvalidDicomError(
-                    f"broken Deflated data set ({exc})", path=self.path
-                ) from None
-        return True
-
-
-class _Parser:
-    """Walks one data set encoding; ``buf.data`` holds the stream from ``start``."""
-
-    def __init__(self, buf: _Buffer, explicit: bool, little: bool, path: str) -> None:
-        self.buf = buf
-        self.explicit = explicit
-        self.path = path
-        e = "<" if little else ">"
-        self.tag_fmt = struct.Struct(e + "HH")
-        self.head = struct.Struct(e + ("HH2sH" if explicit else "HHI"))
-        self.u16 = struct.Struct(e + "H")
-        self.u32 = struct.Struct(e + "I")
-        self.little = little
-
-    def header(self, pos: int) -> tuple[int, bytes | None, int, int]:
-        """(tag, VR or None, value length, header length) of the element at ``pos``."""
-        data = self.buf.data
-        group, elem = self.tag_fmt.unpack_from(data, pos)
-        tag = group << 16 | elem
-        if group == 0xFFFE:  # item and delimiters: always tag + 4-byte length
-            return tag, None, self.u32.unpack_from(data, pos + 4)[0], 8
-        if not self.explicit:
-            return tag, None, self.u32.unpack_from(data, pos + 4)[0], 8
-        vr = data[pos + 4 : pos + 6]
-        if vr in _LONG_VRS:
-            if not self.buf.need(pos + 12):
-                raise _TruncatedError("the header ends inside an element")
-            return tag, vr, self.u32.unpack_from(self.buf.data, pos + 8)[0], 12
-        if not (65 <= vr[0] <= 90 and 65 <= vr[1] <= 90):
-            raise _SurpriseError(f"odd VR bytes {vr!r} at offset {pos}")
-        return tag, vr, self.u16.unpack_from(data, pos + 6)[0], 8
-
-    def skip_undefined(self, pos: int, implicit_inside: bool) -> int:
-        """Skip an undefined-length sequence's items; return the offset after its end."""
-        saved = self.explicit
-        if implicit_inside:
-            self.explicit = False
-        try:
-            while True:
-                if not self.buf.need(pos + 8):
-                    raise _TruncatedError("the file ends inside a sequence")
-                tag, _vr, length, hlen = self.header(pos)
-                pos += hlen
-                if tag == _SEQ_END:
-                    return pos
-                if tag != _ITEM:
-                    raise _SurpriseError(f"expected an item in a sequence at offset {pos - hlen}")
-                pos = pos + length if length != _UNDEFINED else self.skip_item(pos)
-        finally:
-            self.explicit = saved
-
-    def skip_item(self, pos: int) -> int:
-        """Skip the elements of an undefined-length item up to its delimiter."""
-        while True:
-            if not self.buf.need(pos + 8):
-                raise _TruncatedError("the file ends inside a sequence item")
-            tag, vr, length, hlen = self.header(pos)
-            pos += hlen
-            if tag == _ITEM_END:
-                return pos
-            if length == _UNDEFINED:
-                pos = self.skip_undefined(pos, implicit_inside=vr == b"UN")
-            else:
-                pos += length
-
-
-class _TruncatedError(Exception):
-    """The file ends before its header does."""
 
 
 def read_header(
@@ -625,175 +478,11 @@ def _finish(
     )
 
 
-def _check_fragments(parser: _Parser, pos: int, path: str) -> None:
-    """Walk the encapsulated fragments' item headers (not their data) to the end."""
-    size = parser.buf.size
-    item = struct.Struct("<HHI")
-    while True:
-        if pos + 8 > size:
-            raise InvalidDicomError(
-                "truncated: the encapsulated Pixel Data ends before its sequence delimiter",
-                path=path,
-            )
-        head = parser.buf.read_at(pos, 8)
-        group, elem, length = item.unpack(head)
-        tag = group << 16 | elem
-        pos += 8
-        if tag == _SEQ_END:
-            return
-        if tag != _ITEM or length == _UNDEFINED:
-            raise InvalidDicomError(
-                f"broken encapsulated Pixel Data: expected an item at offset {pos - 8}",
-                path=path,
-            )
-        if pos + length > size:
-            raise InvalidDicomError(
-                "truncated: a Pixel Data fragment runs past the end of the file", path=path
-            )
-        pos += length
-
-
 def read_header_pydicom(path: str | PathLike[str]) -> DicomHeader:
     """Read the same values with pydicom (the slow, general path).
 
     Raises the same errors as :func:`read_header`.
     """
-    import pydicom
-    from pydicom.errors import InvalidDicomError as PydicomInvalid
+    from teachingfiles.dicom._header_pydicom import read_with_pydicom
 
-    name = os.fspath(path)
-    try:
-        with Path(name).open("rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            if size == 0:
-                raise InvalidDicomError("empty file (0 bytes), not DICOM", path=name)
-            try:
-                with warnings.catch_warnings():  # the reason is reported, not warned
-                    warnings.simplefilter("ignore")
-                    ds = pydicom.dcmread(fh, stop_before_pixels=True)
-            except PydicomInvalid as exc:
-                raise InvalidDicomError(f"not DICOM ({exc})", path=name) from None
-            except Exception as exc:  # pydicom raises many kinds for broken files
-                raise InvalidDicomError(
-                    f"broken header ({type(exc).__name__}: {exc})", path=name
-                ) from None
-            ts = str(getattr(ds.file_meta, "TransferSyntaxUID", "") or "")
-            if ts == _TS_DEFLATED:
-                pixel = _pixel_deflated(name)
-            else:
-                implicit, little = ds.original_encoding
-                pixel = _pixel_element(fh, bool(implicit), little is not False, size, name)
-    except OSError as exc:
-        raise InvalidDicomError(f"cannot be read ({exc.strerror or exc})", path=name) from exc
-    with warnings.catch_warnings():  # values are converted lazily; pydicom warns on odd ones
-        warnings.simplefilter("ignore")
-        return _from_dataset(ds, ts, pixel)
-
-
-def _pixel_element(
-    fh: Any, implicit: bool, little: bool, size: int, name: str
-) -> tuple[int, int, int]:
-    """(tag, value offset, length) of the element pydicom stopped at."""
-    start = fh.tell()
-    head = fh.read(12)
-    if not head:
-        raise MissingPixelDataError(
-            "no pixel data: the data set ends without a Pixel Data element "
-            "(not an image, e.g. a report or a presentation state)",
-            path=name,
-        )
-    if len(head) < 8:
-        raise InvalidDicomError("truncated: the file ends inside an element header", path=name)
-    e = "<" if little else ">"
-    group, elem = struct.unpack_from(e + "HH", head)
-    tag = group << 16 | elem
-    if implicit or not head[4:6].isalpha():  # implicit VR despite the transfer syntax
-        length, hlen = struct.unpack_from(e + "I", head, 4)[0], 8
-    else:
-        if len(head) < 12:
-            raise InvalidDicomError("truncated: the file ends inside an element header", path=name)
-        length, hlen = struct.unpack_from(e + "I", head, 8)[0], 12
-    if tag not in _PIXEL_TAGS:
-        raise InvalidDicomError(f"broken header: unexpected element {tag:08X}", path=name)
-    offset = start + hlen
-    if length == _UNDEFINED:
-        parser = _Parser(_Buffer(fh.fileno(), size), explicit=True, little=True, path=name)
-        _check_fragments(parser, offset, name)
-        return tag, offset, -1
-    if offset + length > size:
-        raise InvalidDicomError(
-            f"truncated: Pixel Data ({group:04X},{elem:04X}) declares {length} bytes but the "
-            f"file ends {size - offset} bytes after it starts",
-            path=name,
-        )
-    return tag, offset, length
-
-
-def _pixel_deflated(name: str) -> tuple[int, int, int]:
-    import pydicom
-
-    try:
-        ds = pydicom.dcmread(name)
-    except Exception as exc:  # a broken deflate stream surfaces as many kinds
-        raise InvalidDicomError(f"broken Deflated data set ({exc})", path=name) from None
-    for tag in _PIXEL_TAGS:
-        if tag in ds:
-            value = ds[tag].value
-            return tag, -1, -1 if ds[tag].is_undefined_length else len(value)
-    raise MissingPixelDataError(
-        "no pixel data: the data set ends without a Pixel Data element "
-        "(not an image, e.g. a report or a presentation state)",
-        path=name,
-    )
-
-
-def _from_dataset(ds: Any, ts: str, pixel: tuple[int, int, int]) -> DicomHeader:
-    values: dict[str, Any] = {}
-    for tag, keyword, vr in _WANTED:
-        if keyword == "SpecificCharacterSet" or tag not in ds:
-            continue
-        value = ds[tag].value
-        if value is None or value == "":
-            continue
-        if vr in ("DS", "IS"):
-            nums = _numbers(value, vr)
-            if nums:
-                values[_FIELD_OF[keyword]] = tuple(nums) if keyword in _MULTI else nums[0]
-        elif vr == "US":
-            values[_FIELD_OF[keyword]] = int(value[0] if _is_multi(value) else value)
-        else:
-            text = "\\".join(map(str, value)) if _is_multi(value) else str(value)
-            text = text.strip(_PAD)
-            if text:
-                values[_FIELD_OF[keyword]] = text
-    try:
-        block = ds.private_block(0x0013, "CTP")
-        value = block[0x10].value
-        if isinstance(value, bytes):  # VR UN after some de-identification tools
-            value = value.decode("latin-1")
-        text = str(value or "").rstrip("\x00 ").strip()
-    except KeyError:
-        text = ""
-    if text:
-        values["tcia_collection"] = text
-    tag, offset, length = pixel
-    return DicomHeader(
-        transfer_syntax=ts, pixel_tag=tag, pixel_offset=offset, pixel_length=length, **values
-    )
-
-
-def _numbers(value: Any, vr: str) -> list[Any]:
-    items = list(value) if _is_multi(value) else [value]
-    out: list[Any] = []
-    for item in items:
-        if item is None or str(item).strip() == "":
-            continue
-        try:
-            out.append(int(float(item)) if vr == "IS" else float(item))
-        except ValueError:
-            return []  # an invalid number is treated as absent, as in the fast path
-    return out
-
-
-def _is_multi(value: Any) -> bool:
-    return isinstance(value, list | tuple) or type(value).__name__ == "MultiValue"
+    return read_with_pydicom(path)
