@@ -160,9 +160,9 @@ def main(argv: list[str] | None = None) -> int:
         corpus = work / "corpus"
         per_patient = 250
         patients = max(1, -(-args.files // per_patient))
-        files = write_corpus(
-            corpus, patients=patients, series=1, slices=per_patient, rows=512
-        )[: args.files]
+        files = write_corpus(corpus, patients=patients, series=1, slices=per_patient, rows=512)[
+            : args.files
+        ]
         ours = _measure("teachingfiles", _ours(args.workers), files, corpus, work, args.consistency)
         peers = {}
         for name in [n for n in args.peers.split(",") if n]:

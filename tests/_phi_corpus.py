@@ -91,7 +91,7 @@ def _nested(p: int, who: dict[str, str]) -> Sequence:
     middle.CodeValue = "51185008"
     middle.CodingSchemeDesignator = "SCT"
     middle.CodeMeaning = "Chest"
-    middle.ReferencedPatientSequence = Sequence([deep])
+    middle.PrimaryAnatomicStructureSequence = Sequence([deep])
     top = Dataset()
     top.CodeValue = "51185008"
     top.CodingSchemeDesignator = "SCT"

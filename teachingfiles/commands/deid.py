@@ -61,13 +61,25 @@ def register(subparsers: Any) -> None:
                    "$TEACHINGFILES_DEID_SECRET_FILE or ~/.config/teachingfiles/deid-secret, "
                    "created if missing)")  # fmt: skip
     p.add_argument("--audit", type=Path, default=None, help="where the mapping goes")
-    p.add_argument("--confirm-burned-in", action="store_true",
-                   help="write images flagged for burned-in text as they are (you checked them)")
-    p.add_argument("--blank", action="append", default=[], metavar="X,Y,W,H",
-                   help="blank this pixel rectangle in flagged images (repeatable)")
+    p.add_argument(
+        "--confirm-burned-in",
+        action="store_true",
+        help="write images flagged for burned-in text as they are (you checked them)",
+    )
+    p.add_argument(
+        "--blank",
+        action="append",
+        default=[],
+        metavar="X,Y,W,H",
+        help="blank this pixel rectangle in flagged images (repeatable)",
+    )
     p.add_argument("--workers", type=int, default=1, help="processes to use")
-    p.add_argument("--validate", type=int, default=-1,
-                   help="with --verify: run dciodvfy on this many files (-1: all, 0: none)")
+    p.add_argument(
+        "--validate",
+        type=int,
+        default=-1,
+        help="with --verify: run dciodvfy on this many files (-1: all, 0: none)",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=_run)
 

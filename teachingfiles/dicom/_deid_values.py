@@ -63,7 +63,7 @@ class Keys:
         return hmac.new(self._secret, f"{purpose}:{value}".encode(), hashlib.sha256).digest()
 
     def uid(self, old: str) -> str:
-        """The replacement of a UID: ``2.25.<128-bit integer>`` (at most 44 characters)."""
+        """Return the replacement of a UID: ``2.25.<128-bit integer>`` (at most 44 characters)."""
         old = old.strip("\0 ")
         new = self._uids.get(old)
         if new is None:
@@ -72,11 +72,11 @@ class Keys:
         return new
 
     def pseudonym(self, patient_id: str) -> str:
-        """The replacement PatientID: ``ANON-`` and 12 characters of the keyed hash."""
+        """Return the replacement PatientID: ``ANON-`` and 12 characters of the keyed hash."""
         return "ANON-" + self.digest("patient", patient_id.strip()).hex()[:12].upper()
 
     def shift_days(self, patient_id: str) -> int:
-        """The one date shift of this patient: 365 to 3,651 days into the past."""
+        """Return the one date shift of this patient: 365 to 3,651 days into the past."""
         n = int.from_bytes(self.digest("dates", patient_id.strip())[:4], "big")
         return -(365 + n % 3287)
 

@@ -15,12 +15,12 @@ import struct
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from pydicom.charset import convert_encodings, encode_string
 from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import DataElement, RawDataElement
-from pydicom.dataset import Dataset
+from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_data_element, write_file_meta_info
 from pydicom.multival import MultiValue
@@ -30,7 +30,7 @@ from pydicom.uid import (
     ImplicitVRLittleEndian,
 )
 
-__all__ = ["Tail", "write_deidentified"]
+__all__ = ["Tail", "element_of", "write_deidentified"]
 
 _LONG = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "UC", "UR", "UT", "UN", "SV", "UV"})
 _TEXT = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM",
@@ -38,6 +38,11 @@ _TEXT = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "
 _ITEM = struct.pack("<HHI", 0xFFFE, 0xE000, 0xFFFFFFFF)
 _ITEM_END = struct.pack("<HHI", 0xFFFE, 0xE00D, 0)
 _SEQ_END = struct.pack("<HHI", 0xFFFE, 0xE0DD, 0)
+
+
+def element_of(ds: Dataset, tag: int) -> DataElement | RawDataElement | None:
+    """Return ``ds.get_item(tag)`` with its real type (pydicom annotates DataElement only)."""
+    return cast("DataElement | RawDataElement | None", ds.get_item(tag))
 
 
 def _vr_of(tag: int, vr: str | None) -> str:
@@ -64,7 +69,9 @@ def _dataset(out: bytearray, ds: Dataset, implicit: bool, encodings: list[str]) 
         t = int(tag)
         if t == 0x00020000:  # the file meta group length: written by _meta
             continue
-        elem = ds.get_item(tag)
+        elem = element_of(ds, t)
+        if elem is None:
+            continue
         if isinstance(elem, RawDataElement):
             value = elem.value or b""
             vr = _vr_of(t, elem.VR)
@@ -119,7 +126,9 @@ def _meta(out: bytearray, meta: Dataset) -> None:
         head = DicomBytesIO()
         head.is_little_endian = True
         head.is_implicit_VR = False
-        write_file_meta_info(head, meta, enforce_standard=True)  # fills in what is missing
+        write_file_meta_info(
+            head, cast(FileMetaDataset, meta), enforce_standard=True
+        )  # fills in what is missing
         out += head.getvalue()
         return
     body = bytearray()

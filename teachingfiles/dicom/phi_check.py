@@ -37,6 +37,7 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 
 from teachingfiles.dicom._deid_table import Action, annex_e
+from teachingfiles.dicom._deid_write import element_of
 from teachingfiles.dicom.deid import DeidOptions, iter_files
 
 __all__ = ["Identifiers", "PhiHit", "PhiReport", "dciodvfy_errors", "verify"]
@@ -164,7 +165,9 @@ def _elements(ds: Dataset, path: str = "") -> Iterator[tuple[str, int, str, str]
     """Every element as (path, tag, VR, text); sequences walked, nothing decoded twice."""
     for tag in list(ds.keys()):
         t = int(tag)
-        elem = ds.get_item(tag)
+        elem = element_of(ds, t)
+        if elem is None:
+            continue
         vr = _vr(t, elem)
         if vr == "SQ":
             try:
@@ -189,7 +192,7 @@ def _elements(ds: Dataset, path: str = "") -> Iterator[tuple[str, int, str, str]
 
 
 def _pixel_key(ds: Dataset) -> str | None:
-    elem = ds.get_item(0x7FE00010)
+    elem = element_of(ds, 0x7FE00010)
     if elem is None:
         return None
     value = elem.value if isinstance(elem, RawDataElement) else ds.PixelData
@@ -209,7 +212,9 @@ def _check(
     dates = own.dates if own is not None else every.dates
     seen: set[str] = set()
     for where, t, vr, text in _elements(ds):
-        label = f"{where}{pydicom.datadict.keyword_for_tag(t) or f'({t >> 16:04X},{t & 0xFFFF:04X})'}"
+        label = (
+            f"{where}{pydicom.datadict.keyword_for_tag(t) or f'({t >> 16:04X},{t & 0xFFFF:04X})'}"
+        )
         found: list[tuple[str, str]] = []
         if vr == "UI":
             found += [(v, every.uids[v]) for v in _split(text) if v in every.uids]
@@ -230,7 +235,7 @@ def _raw_hits(
     path: Path, data: bytes, ds: Dataset, every: Identifiers, dates: dict[str, str],
     pattern: re.Pattern[bytes] | None, seen: set[str],
 ) -> list[PhiHit]:  # fmt: skip
-    pixel = ds.get_item(0x7FE00010)
+    pixel = element_of(ds, 0x7FE00010)
     if isinstance(pixel, RawDataElement) and pixel.value:
         start = pixel.value_tell
         spans = [(0, start), (start + len(pixel.value), len(data))]
@@ -261,7 +266,7 @@ def _raw_hits(
 
 
 def dciodvfy_errors(path: str | PathLike[str]) -> list[str]:
-    """The ``Error`` lines ``dciodvfy`` prints for a file ([] when it is not installed)."""
+    """Return the ``Error`` lines ``dciodvfy`` prints for a file ([] when it is not installed)."""
     exe = shutil.which("dciodvfy")
     if exe is None:
         return []
@@ -306,15 +311,15 @@ def verify(
     report = PhiReport(files=0, originals=count, hits=[])
     for path in iter_files(outputs):
         try:
-            data, ds = _read(path)
+            data, out = _read(path)
         except Exception:
             report.unreadable.append(str(path))
             continue
         report.files += 1
-        key = _pixel_key(ds)
+        key = _pixel_key(out)
         own = by_pixels.get(key) if key is not None else None
         report.unpaired += own is None
-        report.hits += _check(path, data, ds, every, own, pattern)
+        report.hits += _check(path, data, out, every, own, pattern)
         if validate < 0 or len(report.dciodvfy) < validate:
             report.dciodvfy[str(path)] = dciodvfy_errors(path)
     return report
