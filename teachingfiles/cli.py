@@ -18,7 +18,9 @@ from teachingfiles.errors import TeachingFilesError
 __all__ = ["build_parser", "main"]
 
 #: Modules under teachingfiles.commands, in the order --help lists them.
-COMMANDS: tuple[str, ...] = ("deid", "demo", "index", "info", "pull", "push", "render", "validate")
+COMMANDS: tuple[str, ...] = (
+    "bundle", "deid", "demo", "import_", "index", "info", "pull", "push", "render", "validate",
+)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -55,7 +55,7 @@ def test_round_trip(tmp_path):
     again = read_mdai(path)
     assert again == project
     assert again.annotations().__next__().label_id == project.datasets[0].annotations[0].label_id
-    poly = [a for a in again.annotations() if a.data][0]
+    poly = next(a for a in again.annotations() if a.data)
     assert poly.vertices == [(10.5, 20.0), (30.0, 20.0), (30.0, 40.25)]
     assert is_mdai_json(path)
 
@@ -112,7 +112,7 @@ def test_not_json_names_file_and_line(tmp_path):
 def test_wrong_shape_and_unknown_label(tmp_path):
     path = tmp_path / "other.json"
     path.write_text('{"hello": 1}')
-    with pytest.raises(FormatError, match="not an MD.ai annotation export"):
+    with pytest.raises(FormatError, match=r"not an MD\.ai annotation export"):
         read_mdai(path)
     assert not is_mdai_json(path)
     raw = _project().to_mdai()

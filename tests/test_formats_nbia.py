@@ -55,7 +55,7 @@ def test_instance_names_and_sizes():
 
 
 def _row(**kw) -> MetadataRow:
-    values = dict(
+    values = dict(  # noqa: C408 - keyword form mirrors the dataclass fields
         series_uid="1.2.3.4",
         collection="DEMO-RICORD-1A",
         third_party_analysis="NO",

@@ -27,7 +27,7 @@ def collect_info() -> dict[str, Any]:
             versions[name] = md.version(name)
         except md.PackageNotFoundError:
             versions[name] = None
-    from pydicom.pixels import get_decoder
+    from pydicom.pixels.decoders.base import get_decoder
     from pydicom.uid import (
         JPEG2000Lossless,
         JPEGBaseline8Bit,
