@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import keyword
 import sys
 from collections.abc import Sequence
 
@@ -17,9 +18,11 @@ from teachingfiles.errors import TeachingFilesError
 
 __all__ = ["build_parser", "main"]
 
-#: Modules under teachingfiles.commands, in the order --help lists them.
+#: Subcommands, in the order --help lists them; each is a module under
+#: teachingfiles.commands, with a trailing underscore when its name is a Python
+#: keyword ("import" -> import_.py).
 COMMANDS: tuple[str, ...] = (
-    "bundle", "deid", "demo", "import_", "index", "info", "pull", "push", "render", "validate",
+    "bundle", "deid", "demo", "import", "index", "info", "pull", "push", "render", "validate",
 )  # fmt: skip
 
 
@@ -35,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        module = importlib.import_module(f"teachingfiles.commands.{name}")
+        suffix = "_" if keyword.iskeyword(name) else ""
+        module = importlib.import_module(f"teachingfiles.commands.{name}{suffix}")
         module.register(sub)
     return parser
 

@@ -18,7 +18,10 @@ __all__ = [
     "Finding",
     "LabelScope",
     "Modality",
+    "ParsedEnum",
+    "QuestionKind",
     "Severity",
+    "View",
 ]
 
 
@@ -26,10 +29,20 @@ def _norm(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
 
 
-class _ParseMixin(StrEnum):
+class ParsedEnum(StrEnum):
+    """A string enum whose :meth:`parse` forgives case, spacing and known aliases.
+
+    Subclasses may override ``_aliases`` (extra spellings) and ``_noun`` (the name
+    used in the error message).
+    """
+
     @classmethod
     def _aliases(cls) -> dict[str, Self]:
         return {}
+
+    @classmethod
+    def _noun(cls) -> str:
+        return f"a {cls.__name__}"
 
     @classmethod
     def parse(cls, value: Self | str) -> Self:
@@ -50,10 +63,10 @@ class _ParseMixin(StrEnum):
         if key in aliases:
             return aliases[key]
         choices = ", ".join(repr(m.value) for m in cls)
-        raise ValueError(f"{value!r} is not a {cls.__name__}; expected one of {choices}")
+        raise ValueError(f"{value!r} is not {cls._noun()}; expected one of {choices}")
 
 
-class Modality(_ParseMixin):
+class Modality(ParsedEnum):
     """DICOM modality codes the toolkit knows how to present."""
 
     CT = "CT"
@@ -77,7 +90,7 @@ class Modality(_ParseMixin):
         return self in (Modality.CR, Modality.DX)
 
 
-class Appearance(_ParseMixin):
+class Appearance(ParsedEnum):
     """The RSNA consensus categories for COVID-19 imaging (CT and radiographs)."""
 
     TYPICAL = "typical"
@@ -108,7 +121,7 @@ class Appearance(_ParseMixin):
         return f"{self.value.title()} Appearance"
 
 
-class Severity(_ParseMixin):
+class Severity(ParsedEnum):
     """Airspace disease grade on radiographs (RICORD 1c), an ordinal scale."""
 
     MILD = "mild"
@@ -134,7 +147,7 @@ class Severity(_ParseMixin):
         return super().parse(first or str(value))
 
 
-class LabelScope(_ParseMixin):
+class LabelScope(ParsedEnum):
     """Where an MD.ai label applies (the JSON spells these in upper case)."""
 
     STUDY = "STUDY"
@@ -142,7 +155,7 @@ class LabelScope(_ParseMixin):
     INSTANCE = "INSTANCE"
 
 
-class AnnotationMode(_ParseMixin):
+class AnnotationMode(ParsedEnum):
     """How an MD.ai annotation's ``data`` is shaped."""
 
     BBOX = "bbox"
@@ -153,7 +166,7 @@ class AnnotationMode(_ParseMixin):
     MASK = "mask"
 
 
-class Finding(_ParseMixin):
+class Finding(ParsedEnum):
     """The instance-scope finding labels of RICORD 1a (polygons on CT slices)."""
 
     INFECTIOUS_OPACITY = "Infectious opacity"
@@ -162,3 +175,59 @@ class Finding(_ParseMixin):
     OTHER_NONINFECTIOUS_OPACITY = "Other noninfectious opacity"
     NONINFECTIOUS_NODULE = "Noninfectious nodule/mass"
     INFECTIOUS_CAVITY = "Infectious cavity"
+
+
+class View(ParsedEnum):
+    """The three orthogonal planes an image is shown in."""
+
+    AXIAL = "axial"
+    CORONAL = "coronal"
+    SAGITTAL = "sagittal"
+
+    @classmethod
+    def _aliases(cls) -> dict[str, Self]:
+        return {"ax": cls.AXIAL, "cor": cls.CORONAL, "sag": cls.SAGITTAL, "transverse": cls.AXIAL}
+
+    @classmethod
+    def _noun(cls) -> str:
+        return "a view"
+
+
+class QuestionKind(ParsedEnum):
+    """The kinds of question the kernel can score."""
+
+    SINGLE_BEST = "single_best"
+    MULTIPLE = "multiple"
+    CATEGORY = "category"
+    SEVERITY = "severity"
+    CLICK = "click"
+    BOX = "box"
+    FREE_TEXT = "free_text"
+
+    @classmethod
+    def _aliases(cls) -> dict[str, Self]:
+        return {
+            "sba": cls.SINGLE_BEST,
+            "single best answer": cls.SINGLE_BEST,
+            "multiple answers": cls.MULTIPLE,
+            "multiple answer": cls.MULTIPLE,
+            "rsna category": cls.CATEGORY,
+            "grade": cls.SEVERITY,
+            "click the finding": cls.CLICK,
+            "box the finding": cls.BOX,
+            "text": cls.FREE_TEXT,
+        }
+
+    @classmethod
+    def _noun(cls) -> str:
+        return "a question kind"
+
+    @property
+    def needs_case(self) -> bool:
+        """Whether the question must name a case (its truth comes from the images)."""
+        return self in (
+            QuestionKind.CATEGORY,
+            QuestionKind.SEVERITY,
+            QuestionKind.CLICK,
+            QuestionKind.BOX,
+        )

@@ -108,7 +108,7 @@ def test_no_majority_gives_no_consensus():
 def test_view_and_difficulty_parse_at_the_boundary():
     assert View.parse("Coronal") is View.CORONAL
     assert Difficulty.parse(" advanced ") is Difficulty.ADVANCED
-    with pytest.raises(ValueError, match=r"'oblique' is not a View; expected one of 'axial'"):
+    with pytest.raises(ValueError, match=r"'oblique' is not a view; expected one of 'axial'"):
         View.parse("oblique")
 
 

@@ -78,7 +78,7 @@ def _check_name(bundle: Path, info: zipfile.ZipInfo) -> None:
     mode = info.external_attr >> 16
     if stat.S_ISLNK(mode):
         raise _refuse(bundle, "links are refused", name)
-    if mode and not stat.S_ISREG(mode):
+    if stat.S_IFMT(mode) not in (0, stat.S_IFREG):  # devices, fifos, folders
         raise _refuse(bundle, "only regular files are accepted", name)
     if info.flag_bits & 0x1:
         raise _refuse(bundle, "encrypted entries are refused", name)

@@ -116,7 +116,13 @@ def _renamed(ts: TeachingSet, deid: Deidentifier, patients: dict[str, str]) -> T
                 key_images=images,
             )
         )
-    return replace(ts, cases=tuple(cases))
+    questions = tuple(
+        replace(q, image=replace(q.image, series_uid=keys.uid(q.image.series_uid)))
+        if q.image is not None and q.image.series_uid
+        else q
+        for q in ts.questions
+    )
+    return replace(ts, cases=tuple(cases), questions=questions)
 
 
 def write_bundle(

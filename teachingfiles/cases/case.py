@@ -23,10 +23,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 
-from teachingfiles.vocabulary import Appearance, Severity
+from teachingfiles.vocabulary import Appearance, ParsedEnum, Severity, View
 
 __all__ = [
     "Difficulty",
@@ -42,35 +41,7 @@ __all__ = [
 _T = TypeVar("_T")
 
 
-class _Parse(StrEnum):
-    @classmethod
-    def parse(cls, value: Self | str) -> Self:
-        """Convert a string (or a member) to a member, tolerant of case and spacing.
-
-        Raises
-        ------
-        ValueError
-            If the text names no member; the message lists the accepted values.
-        """
-        if isinstance(value, cls):
-            return value
-        key = str(value).strip().lower().replace(" ", "_").replace("-", "_")
-        for member in cls:
-            if key in (member.value, member.name.lower()):
-                return member
-        choices = ", ".join(repr(m.value) for m in cls)
-        raise ValueError(f"{value!r} is not a {cls.__name__}; expected one of {choices}")
-
-
-class View(_Parse):
-    """The plane a key image is shown in (reformats come from the axial series)."""
-
-    AXIAL = "axial"
-    CORONAL = "coronal"
-    SAGITTAL = "sagittal"
-
-
-class Difficulty(_Parse):
+class Difficulty(ParsedEnum):
     """How much a learner should know before meeting the case."""
 
     INTRODUCTORY = "introductory"

@@ -22,35 +22,15 @@ writes them), volume indices ``(slice, row, column)`` and patient mm.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from teachingfiles.dicom.volume import Volume
+from teachingfiles.vocabulary import View
 
 __all__ = ["View", "ViewPlan", "orientation_letters", "plan_view"]
-
-
-class View(StrEnum):
-    """The three orthogonal views."""
-
-    AXIAL = "axial"
-    CORONAL = "coronal"
-    SAGITTAL = "sagittal"
-
-    @classmethod
-    def parse(cls, value: Self | str) -> Self:
-        """Accept the member or its name in any case (``"Axial"``, ``"cor"``...)."""
-        if isinstance(value, cls):
-            return value
-        key = str(value).strip().lower()
-        for member in cls:
-            if key and member.value.startswith(key[:3]):
-                return member
-        choices = ", ".join(m.value for m in cls)
-        raise ValueError(f"{value!r} is not a view; expected one of {choices}")
 
 
 # Patient direction (LPS unit vector) of: screen right, screen down, depth.

@@ -30,14 +30,13 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any, Self
+from typing import Any
 
 from teachingfiles.cases.case import KeyImage, ReadSummary, TeachingCase
 from teachingfiles.errors import UsageError
 from teachingfiles.quiz import scoring
 from teachingfiles.quiz.scoring import Region, Score
-from teachingfiles.vocabulary import Appearance, Severity
+from teachingfiles.vocabulary import Appearance, QuestionKind, Severity
 
 __all__ = [
     "AnswerKey",
@@ -49,47 +48,6 @@ __all__ = [
 ]
 
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
-
-class QuestionKind(StrEnum):
-    """The kinds of question the kernel can score."""
-
-    SINGLE_BEST = "single_best"
-    MULTIPLE = "multiple"
-    CATEGORY = "category"
-    SEVERITY = "severity"
-    CLICK = "click"
-    BOX = "box"
-    FREE_TEXT = "free_text"
-
-    @classmethod
-    def parse(cls, value: Self | str) -> Self:
-        """Accept the value, the name, or a few spellings (``"multiple answers"``)."""
-        if isinstance(value, cls):
-            return value
-        key = str(value).strip().lower().replace(" ", "_").replace("-", "_")
-        aliases = {
-            "sba": "single_best",
-            "single_best_answer": "single_best",
-            "multiple_answers": "multiple",
-            "multiple_answer": "multiple",
-            "rsna_category": "category",
-            "grade": "severity",
-            "click_the_finding": "click",
-            "box_the_finding": "box",
-            "text": "free_text",
-        }
-        key = aliases.get(key, key)
-        for member in cls:
-            if key == member.value:
-                return member
-        choices = ", ".join(repr(m.value) for m in cls)
-        raise ValueError(f"{value!r} is not a question kind; expected one of {choices}")
-
-    @property
-    def needs_case(self) -> bool:
-        """Whether the question must name a case (its truth comes from the images)."""
-        return self in (self.CATEGORY, self.SEVERITY, self.CLICK, self.BOX)
 
 
 @dataclass(frozen=True)

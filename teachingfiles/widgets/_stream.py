@@ -9,13 +9,21 @@ Full-quality data travels as little-endian int16 (uint16 when values exceed
 32767), raw, or byte-shuffled and deflated (zlib): the low bytes of every value,
 then the high bytes, which compresses CT about 15 % better than plain deflate and
 is undone in the browser after ``DecompressionStream("deflate")``.
+
+Previews may be reduced (``step``: the mean of each ``step`` x ``step`` block), so
+the whole series is scrollable sooner over a slow link; the browser scales them up
+until the lossless values arrive. JPEG encoding and deflate release the GIL, so
+both run on a small thread pool while earlier chunks are being sent.
 """
 
 from __future__ import annotations
 
+import time
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -73,11 +81,61 @@ def shuffle_deflate(data: npt.NDArray[Any], level: int = 1) -> bytes:
     return zlib.compress(np.ascontiguousarray(raw.T).tobytes(), level)
 
 
-def _window_to_uint8(image: npt.NDArray[Any], center: float, width: float) -> npt.NDArray[np.uint8]:
+@cache
+def _pool() -> ThreadPoolExecutor:
+    """Two workers: the machine the kernel runs on may have only two cores."""
+    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="tf-viewer")
+
+
+def _pipelined(jobs: Sequence[Callable[[], Chunk]], ahead: int = 2) -> Iterator[Chunk]:
+    """Run ``jobs`` on the pool, at most ``ahead`` beyond the one being yielded, in order."""
+    pending: list[Future[Chunk]] = []
+    todo = iter(jobs)
+    for job in todo:
+        pending.append(_pool().submit(job))
+        if len(pending) > ahead:
+            break
+    while pending:
+        chunk = pending.pop(0).result()
+        nxt = next(todo, None)
+        if nxt is not None:
+            pending.append(_pool().submit(nxt))
+        yield chunk
+
+
+def _window_lut(center: float, width: float) -> npt.NDArray[np.uint8]:
+    """Grey levels for every 16-bit value, indexed by ``value + 32768``."""
+    values = np.arange(-32768, 32768, dtype=np.float32)
+    scaled = (values - np.float32(center - width / 2.0)) * np.float32(255.0 / width)
+    lut: npt.NDArray[np.uint8] = np.clip(scaled + 0.5, 0, 255).astype(np.uint8)
+    return lut
+
+
+def _window_to_uint8(
+    image: npt.NDArray[Any], center: float, width: float, lut: npt.NDArray[np.uint8] | None = None
+) -> npt.NDArray[np.uint8]:
+    if lut is not None and image.dtype == np.int16:
+        # a table lookup is ~4x faster than float arithmetic on a 512 x 512 slice
+        index = image.view(np.uint16) ^ np.uint16(0x8000)  # value + 32768, wrapped
+        grey: npt.NDArray[np.uint8] = lut[index]
+        return grey
     lo = center - width / 2.0
     scaled = (image.astype(np.float32) - np.float32(lo)) * np.float32(255.0 / width)
-    grey: npt.NDArray[np.uint8] = np.clip(scaled + 0.5, 0, 255).astype(np.uint8)
+    grey = np.clip(scaled + 0.5, 0, 255).astype(np.uint8)
     return grey
+
+
+def _reduce(grey: npt.NDArray[np.uint8], step: int) -> npt.NDArray[np.uint8]:
+    """Mean of each ``step`` x ``step`` block (edge rows/columns that do not fill one dropped)."""
+    if step <= 1:
+        return grey
+    ny, nx = grey.shape[0] // step * step, grey.shape[1] // step * step
+    if ny == 0 or nx == 0:
+        return grey
+    blocks = grey[:ny, :nx].reshape(ny // step, step, nx // step, step)
+    sums = blocks.sum(axis=(1, 3), dtype=np.uint32)
+    out: npt.NDArray[np.uint8] = ((sums + (step * step) // 2) // (step * step)).astype(np.uint8)
+    return out
 
 
 def _jpeg(gray: npt.NDArray[np.uint8], quality: int) -> bytes:
@@ -101,34 +159,53 @@ def encode_preview(
     center: float,
     width: float,
     quality: int = 85,
+    step: int = 1,
     limit: int = MAX_MESSAGE_BYTES,
 ) -> Iterator[Chunk]:
     """Yield messages of JPEG previews windowed at ``center``/``width``.
 
     The header lists ``slices`` and the byte ``lengths`` of each JPEG in the buffer,
-    and the ``window`` used, so the browser can map preview grey back to values.
+    the ``window`` used, so the browser can map preview grey back to values, the
+    reduction ``step``, and ``ms``, the kernel time spent encoding.
+
+    Parameters
+    ----------
+    step
+        Reduce each preview by this factor (block mean); 1 keeps every pixel.
     """
+    started = time.perf_counter()
+    lut = _window_lut(center, width) if np.dtype(source.dtype) == np.int16 else None
+
+    def one(index: int) -> bytes:
+        image = np.asarray(source.slice(index))
+        return _jpeg(_reduce(_window_to_uint8(image, center, width, lut), step), quality)
+
+    encoded = _pool().map(one, [int(i) for i in indices])
     slices: list[int] = []
     parts: list[bytes] = []
     size = 0
-    for index in indices:
-        data = _jpeg(_window_to_uint8(np.asarray(source.slice(index)), center, width), quality)
+    for index, data in zip(indices, encoded, strict=True):
         if parts and size + len(data) > limit:
-            yield _preview_chunk(slices, parts, center, width)
+            yield _preview_chunk(slices, parts, center, width, step, started)
             slices, parts, size = [], [], 0
+            started = time.perf_counter()
         slices.append(int(index))
         parts.append(data)
         size += len(data)
     if parts:
-        yield _preview_chunk(slices, parts, center, width)
+        yield _preview_chunk(slices, parts, center, width, step, started)
 
 
-def _preview_chunk(slices: list[int], parts: list[bytes], center: float, width: float) -> Chunk:
+def _preview_chunk(
+    slices: list[int], parts: list[bytes], center: float, width: float, step: int, started: float
+) -> Chunk:
     header = {
         "kind": "preview",
         "slices": slices,
         "lengths": [len(p) for p in parts],
         "window": [center, width],
+        "step": step,
+        "ms": round((time.perf_counter() - started) * 1e3, 2),
     }
     return Chunk(header, b"".join(parts))
 
@@ -145,6 +222,8 @@ def encode_full(
 
     Whole slices are grouped while their raw size fits in ``limit``; a slice larger
     than ``limit`` is sent as bands of rows (``row0``, ``rows`` in the header).
+    Deflated chunks are compressed on the thread pool, two ahead of the one
+    yielded; ``ms`` in the header is the kernel time spent making the chunk.
 
     Parameters
     ----------
@@ -156,24 +235,54 @@ def encode_full(
     _, ny, nx = source.shape
     row_bytes = nx * 2
     slice_bytes = ny * row_bytes
+    jobs: list[Callable[[], Chunk]] = []
     if slice_bytes > limit:
         band = max(1, limit // row_bytes)
         for index in indices:
-            image = to_wire(source.slice(index), kind)
             for row0 in range(0, ny, band):
                 rows = min(band, ny - row0)
-                yield _full_chunk([int(index)], image[row0 : row0 + rows], row0, rows, encoding)
-        return
-    per_message = max(1, limit // slice_bytes)
-    todo = [int(i) for i in indices]
-    for start in range(0, len(todo), per_message):
-        group = todo[start : start + per_message]
+                jobs.append(_band_job(source, int(index), row0, rows, kind, encoding))
+    else:
+        per_message = max(1, limit // slice_bytes)
+        todo = [int(i) for i in indices]
+        for start in range(0, len(todo), per_message):
+            jobs.append(_group_job(source, todo[start : start + per_message], kind, encoding))
+    if encoding == "deflate":
+        yield from _pipelined(jobs)
+    else:  # copying raw values is quicker than handing them to a thread
+        for job in jobs:
+            yield job()
+
+
+def _group_job(
+    source: SliceSource, group: list[int], kind: str, encoding: str
+) -> Callable[[], Chunk]:
+    def job() -> Chunk:
+        started = time.perf_counter()
         block = np.stack([to_wire(source.slice(i), kind) for i in group])
-        yield _full_chunk(group, block, 0, ny, encoding)
+        return _full_chunk(group, block, 0, block.shape[1], encoding, started)
+
+    return job
+
+
+def _band_job(
+    source: SliceSource, index: int, row0: int, rows: int, kind: str, encoding: str
+) -> Callable[[], Chunk]:
+    def job() -> Chunk:
+        started = time.perf_counter()
+        band = to_wire(np.asarray(source.slice(index))[row0 : row0 + rows], kind)
+        return _full_chunk([index], band, row0, rows, encoding, started)
+
+    return job
 
 
 def _full_chunk(
-    slices: list[int], block: npt.NDArray[Any], row0: int, rows: int, encoding: str
+    slices: list[int],
+    block: npt.NDArray[Any],
+    row0: int,
+    rows: int,
+    encoding: str,
+    started: float,
 ) -> Chunk:
     payload = shuffle_deflate(block) if encoding == "deflate" else block.tobytes()
     header = {
@@ -183,5 +292,6 @@ def _full_chunk(
         "rows": rows,
         "encoding": encoding,
         "raw_bytes": int(block.nbytes),
+        "ms": round((time.perf_counter() - started) * 1e3, 2),
     }
     return Chunk(header, payload)

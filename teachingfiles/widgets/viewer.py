@@ -128,6 +128,9 @@ class StackViewer(anywidget.AnyWidget):
         "auto", help="Full-quality encoding: auto (by measured bandwidth), raw or deflate"
     ).tag(sync=True)
     preview_quality = traitlets.Int(85, help="JPEG quality of the preview").tag(sync=True)
+    preview_step = traitlets.Int(
+        0, help="Preview reduction (block mean); 0: 2 for images of 384 px or more, else 1"
+    ).tag(sync=True)
     error = traitlets.Unicode("", help="An error to show inside the widget").tag(sync=True)
     title = traitlets.Unicode("", help="A caption above the image").tag(sync=True)
 
@@ -350,6 +353,7 @@ class StackViewer(anywidget.AnyWidget):
                 center=center,
                 width=max(width, 1.0),
                 quality=self.preview_quality,
+                step=self._preview_step(),
                 limit=limit,
             )
         else:
@@ -366,6 +370,12 @@ class StackViewer(anywidget.AnyWidget):
             self.send({"type": "chunk", "id": content.get("id"), "last": True, "slices": []})
         else:
             self._send_chunk(pending, content, last=True)
+
+    def _preview_step(self) -> int:
+        if self.preview_step > 0:
+            return int(self.preview_step)
+        _, ny, nx = self.source.shape
+        return 2 if min(ny, nx) >= 384 else 1
 
     def _send_chunk(self, chunk: Chunk, request: dict[str, Any], *, last: bool) -> None:
         header = dict(chunk.header)

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from teachingfiles.cases.handout import handout_html, write_handout
+from teachingfiles.cases.teaching_set import TeachingSet
+from teachingfiles.errors import NotFoundError, UsageError
+from teachingfiles.repository import Repository
+
+SET_FILE = "covid19-rsna-categories.yaml"
+CASES = ["ct-01", "cxr-02", "real-01"]
+
+
+@pytest.fixture(scope="module")
+def page(demo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, TeachingSet]:
+    root = tmp_path_factory.mktemp("handout") / "demo"
+    shutil.copytree(demo_root, root)
+    out = write_handout(root / "teaching-sets" / SET_FILE, root / "out" / "h.html", case_ids=CASES)
+    return out.read_text(encoding="utf-8"), TeachingSet.from_yaml(root / "teaching-sets" / SET_FILE)
+
+
+@pytest.mark.slow
+def test_handout_is_self_contained_with_images(page: tuple[str, TeachingSet]) -> None:
+    html, _ = page
+    assert html.startswith("<!DOCTYPE html>")
+    assert not re.search(r"""(?:src|href)=["'](?:https?:)?//""", html)  # nothing fetched
+    images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
+    assert len(images) == 6  # three key images, before and after the answers
+    assert all(base64.b64decode(i).startswith(b"\x89PNG") for i in images)
+    assert 'class="missing"' not in html
+
+
+@pytest.mark.slow
+def test_answers_come_after_every_case(page: tuple[str, TeachingSet]) -> None:
+    html, ts = page
+    front, answers = html.split('<div class="answers">')
+    for case in (ts.case(c) for c in CASES):
+        assert case.title not in front  # titles name the answer
+        if case.findings:
+            assert case.findings not in front.replace("&#x27;", "'")
+        assert case.title.replace("'", "&#x27;") in answers
+        for point in case.teaching_points:
+            assert point.replace("'", "&#x27;").replace("&", "&amp;")[:40] in answers or (
+                point[:40] in answers
+            )
+    ct = ts.case("ct-01")
+    assert ct.category is not None and f"<b>Category:</b> {ct.category.value}" in answers
+    questions = [q for q in ts.questions if q.case == "ct-01"]
+    assert questions and all(q.prompt in front for q in questions)
+    assert answers.count("<b>Answer:</b>") >= len(questions)
+    assert "SYNTHETIC" in front and "REAL" in front
+
+
+@pytest.mark.slow
+def test_revealed_images_differ_from_unknown_ones(page: tuple[str, TeachingSet]) -> None:
+    html, _ = page
+    front, answers = html.split('<div class="answers">')
+    before = re.findall(r"base64,([A-Za-z0-9+/=]+)", front)
+    after = re.findall(r"base64,([A-Za-z0-9+/=]+)", answers)
+    assert before[0] != after[0]  # the CT's annotations and legend are drawn on reveal
+
+
+def test_unknown_cases_and_missing_repo_are_clear(demo_root: Path) -> None:
+    ts = TeachingSet.from_yaml(demo_root / "teaching-sets" / SET_FILE)
+    with Repository.open(demo_root, index=False) as repo, pytest.raises(
+        NotFoundError, match="no case nope in the teaching set"
+    ):
+        handout_html(ts, repo, case_ids=["nope"])
+    with pytest.raises(UsageError, match="pass repo= with a loaded TeachingSet"):
+        write_handout(ts, "x.html")
+
+
+def test_missing_images_are_named_not_fatal(demo_root: Path) -> None:
+    ts = TeachingSet.from_yaml(demo_root / "teaching-sets" / SET_FILE)
+    case = ts.case("ct-01")
+    broken = replace(case, series_uid="1.2.3.4", key_images=case.key_images[:1])
+    one = replace(ts, cases=(broken,), questions=())
+    with Repository.open(demo_root, index=False) as repo:
+        html = handout_html(one, repo)
+    assert 'class="missing">Image not available (no series with SeriesInstanceUID' in html
