@@ -12,9 +12,10 @@ tool is run a second time, as a separate run, on the first ``--consistency`` fil
 outputs are paired with their input by the pixel data and their Study/Series/SOP
 Instance UIDs compared. Peers' findings are reported as they are.
 
-``--json`` prints one object: files, files_per_s, phi_hits, consistent_uids,
-dciodvfy_errors, peers (name -> files, files_per_s, phi_hits, consistent_uids,
-dciodvfy_errors, error), speedup_vs_fastest_peer.
+``--json`` prints one object: files, files_per_s (``--workers`` processes),
+files_per_s_1_worker, phi_hits, consistent_uids, dciodvfy_errors, peers (name ->
+files, files_per_s, phi_hits, consistent_uids, dciodvfy_errors, error),
+speedup_vs_fastest_peer.
 """
 
 from __future__ import annotations
@@ -164,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
             : args.files
         ]
         ours = _measure("teachingfiles", _ours(args.workers), files, corpus, work, args.consistency)
+        single = _measure("teachingfiles-1", _ours(1), files, corpus, work, args.consistency)
         peers = {}
         for name in [n for n in args.peers.split(",") if n]:
             subset = files[: args.peer_files] if args.peer_files else files
@@ -178,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         "phi_hits": ours.get("phi_hits"),
         "consistent_uids": ours.get("consistent_uids"),
         "dciodvfy_errors": ours.get("dciodvfy_errors"),
+        "files_per_s_1_worker": single.get("files_per_s"),
         "teachingfiles": ours,
         "peers": peers,
         "speedup_vs_fastest_peer": (
@@ -188,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(report, indent=2))
     else:
         print(f"{'tool':18} {'files':>6} {'files/s':>8} {'PHI hits':>9} {'same UIDs':>9}")
-        for name, r in {"teachingfiles": ours, **peers}.items():
+        for name, r in {"teachingfiles": ours, "teachingfiles (1 worker)": single, **peers}.items():
             print(
                 f"{name:18} {r['files']:>6} {r.get('files_per_s', '-')!s:>8} "
                 f"{r.get('phi_hits', '-')!s:>9} {r.get('consistent_uids', '-')!s:>9} "

@@ -201,7 +201,7 @@ def write_corpus(
             folder.mkdir(parents=True, exist_ok=True)
             for n in range(1, slices + 1):
                 ds = phi_dataset(p, s, n, rows=rows, every_attribute=every_attribute)
-                path = folder / f"1-{n:03d}.dcm"
+                path = folder / f"{p}-{n:03d}.dcm"  # unique names: some tools flatten
                 ds.save_as(path, enforce_file_format=True)
                 paths.append(path)
     return paths

@@ -67,8 +67,14 @@ def test_round_trip_between_two_repositories(
             study = dst.study(new.study_uid)
             assert study.patient_id == new.patient_id and study.patient_id.startswith("ANON-")
             assert study.patient_id != src.study(old.study_uid).patient_id
-            before = {(a.label_name, a.data and json.dumps(a.data)) for a in src.annotations(old.study_uid)}
-            after = {(a.label_name, a.data and json.dumps(a.data)) for a in dst.annotations(new.study_uid)}
+            before = {
+                (a.label_name, a.data and json.dumps(a.data))
+                for a in src.annotations(old.study_uid)
+            }
+            after = {
+                (a.label_name, a.data and json.dumps(a.data))
+                for a in dst.annotations(new.study_uid)
+            }
             assert after == before
             for k in new.key_images:
                 assert dst.instances(str(k.series_uid or new.series_uid))
@@ -176,8 +182,8 @@ def test_links_are_refused(bundle: Path, tmp_path: Path) -> None:
     info = zipfile.ZipInfo("dicom/link.dcm")
     info.external_attr = (stat.S_IFLNK | 0o777) << 16
     data = b"/etc/passwd"
-    bad = _rewrite(bundle, tmp_path / "bad.zip", {"bundle.json": _listed(bundle, info.filename, data)},
-                   [(info, data)])  # fmt: skip
+    index = {"bundle.json": _listed(bundle, info.filename, data)}
+    bad = _rewrite(bundle, tmp_path / "bad.zip", index, [(info, data)])
     _assert_refused(bad, tmp_path / "repo", "links are refused")
 
 
@@ -200,7 +206,11 @@ def test_too_many_too_large_and_bombs_are_refused(bundle: Path, tmp_path: Path) 
     bomb = tmp_path / "bomb.zip"
     with zipfile.ZipFile(bundle) as src, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
-            data = _listed(bundle, "dicom/zeros.dcm", zeros) if info.filename == "bundle.json" else src.read(info)
+            data = (
+                _listed(bundle, "dicom/zeros.dcm", zeros)
+                if info.filename == "bundle.json"
+                else src.read(info)
+            )
             dst.writestr(info.filename, data)
         dst.writestr("dicom/zeros.dcm", zeros)
     _assert_refused(bomb, tmp_path / "r3", "zip bomb")
@@ -214,9 +224,9 @@ def test_not_a_bundle_and_bad_manifest_are_refused(bundle: Path, tmp_path: Path)
         zf.writestr("manifest.yaml", "title: x\n")
     _assert_refused(plain, tmp_path / "r2", "no bundle.json")
     broken = b"title: [unclosed\n"
-    bad = _rewrite(bundle, tmp_path / "m.zip",
-                   {"manifest.yaml": broken, "bundle.json": _listed(bundle, "manifest.yaml", broken)})  # fmt: skip
-    with pytest.raises(ManifestError, match="manifest.yaml"):
+    edit = {"manifest.yaml": broken, "bundle.json": _listed(bundle, "manifest.yaml", broken)}
+    bad = _rewrite(bundle, tmp_path / "m.zip", edit)
+    with pytest.raises(ManifestError, match=r"manifest\.yaml"):
         import_bundle(bad, tmp_path / "r3")
     assert not (tmp_path / "r3" / "imported").exists()
 

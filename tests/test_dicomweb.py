@@ -121,6 +121,10 @@ def test_metadata_and_single_frames(server: Orthanc, folder: Repository, tmp_pat
     frames = src.retrieve_frames(study.study_uid, series.series_uid, sop, [1])
     assert len(frames) == 1
     assert len(frames[0]) > 1000
+    raw = src.retrieve_frames(
+        study.study_uid, series.series_uid, sop, [1], transfer_syntax="1.2.840.10008.1.2.1"
+    )
+    assert len(raw[0]) == int(meta[0].Rows) * int(meta[0].Columns) * 2
     with pytest.raises(NotFoundError, match="404 Not Found"):
         src.series_metadata(study.study_uid, "1.2.3.4.5")
 

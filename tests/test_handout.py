@@ -4,6 +4,7 @@ import base64
 import re
 import shutil
 from dataclasses import replace
+from html import escape
 from pathlib import Path
 
 import pytest
@@ -41,14 +42,11 @@ def test_answers_come_after_every_case(page: tuple[str, TeachingSet]) -> None:
     html, ts = page
     front, answers = html.split('<div class="answers">')
     for case in (ts.case(c) for c in CASES):
-        assert case.title not in front  # titles name the answer
+        assert escape(case.title) not in front  # titles name the answer
         if case.findings:
-            assert case.findings not in front.replace("&#x27;", "'")
-        assert case.title.replace("'", "&#x27;") in answers
-        for point in case.teaching_points:
-            assert point.replace("'", "&#x27;").replace("&", "&amp;")[:40] in answers or (
-                point[:40] in answers
-            )
+            assert escape(case.findings) not in front
+        assert escape(case.title) in answers
+        assert all(escape(point) in answers for point in case.teaching_points)
     ct = ts.case("ct-01")
     assert ct.category is not None and f"<b>Category:</b> {ct.category.value}" in answers
     questions = [q for q in ts.questions if q.case == "ct-01"]
@@ -68,8 +66,9 @@ def test_revealed_images_differ_from_unknown_ones(page: tuple[str, TeachingSet])
 
 def test_unknown_cases_and_missing_repo_are_clear(demo_root: Path) -> None:
     ts = TeachingSet.from_yaml(demo_root / "teaching-sets" / SET_FILE)
-    with Repository.open(demo_root, index=False) as repo, pytest.raises(
-        NotFoundError, match="no case nope in the teaching set"
+    with (
+        Repository.open(demo_root, index=False) as repo,
+        pytest.raises(NotFoundError, match="no case nope in the teaching set"),
     ):
         handout_html(ts, repo, case_ids=["nope"])
     with pytest.raises(UsageError, match="pass repo= with a loaded TeachingSet"):

@@ -35,7 +35,14 @@ class Sent:
 def test_public_api_is_pinned() -> None:
     import teachingfiles.widgets as widgets
 
-    assert widgets.__all__ == ["ArraySource", "SliceSource", "StackViewer", "as_source"]
+    assert widgets.__all__ == [
+        "ArraySource",
+        "CaseView",
+        "QuizView",
+        "SliceSource",
+        "StackViewer",
+        "as_source",
+    ]
 
 
 def test_static_files_resolve_from_the_checkout() -> None:

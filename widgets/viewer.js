@@ -37,9 +37,15 @@
  * @property {string} title
  */
 
-const MAX_INFLIGHT = 4;
+const MAX_INFLIGHT = 6; // requests the kernel has not finished answering
+const PREVIEWS_PER_REQUEST = 32;
+const FULL_CHUNKS_PER_REQUEST = 2; // fewer round trips; the kernel streams the chunks
 const SLOW_LINK_BYTES_PER_MS = 25e3; // below 25 MB/s, deflate pays for itself
 const SAVE_EVERY_MS = 40;
+// On the machine itself the link is never the bottleneck: deflate would only add
+// kernel and browser work, so "auto" sends raw values there without measuring.
+const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
+const ON_LOOPBACK = LOOPBACK.has(globalThis.location?.hostname ?? "");
 
 /** @param {string} tag @param {string} cls @param {HTMLElement} [parent] */
 function h(tag, cls, parent) {
@@ -139,14 +145,17 @@ function render({ model, el }) {
     requested: new Set(),
     /** @type {Map<number, {sent: number, kind: string}>} */ inflight: new Map(),
     nextId: 1, fullCount: 0, prevCount: 0,
-    encoding: "raw", lastArrival: 0, bwSamples: [],
+    encoding: "raw", lastArrival: 0, bwSamples: [], onLoopback: ON_LOOPBACK,
     index: 0, center: 0, width: 1, invert: false, zoom: 1, pan: [0, 0],
     lut: new Uint32Array(65536), lutKey: "", lut8: new Map(),
     imageData: /** @type {ImageData|null} */ (null),
     drawn: "", quality: "none", local: false,
     drag: /** @type {any} */ (null), draft: /** @type {number[][]} */ ([]),
     pointer: /** @type {number[]|null} */ (null),
-    stats: { render: t0, firstPaint: null, scrollable: null, full: null, bytes: 0, messages: 0, maxMessage: 0 },
+    stats: {
+      render: t0, firstPaint: null, scrollable: null, full: null, bytes: 0, messages: 0, maxMessage: 0,
+      kernelMs: 0, firstFull: null, browserMs: 0,
+    },
     paints: /** @type {{i: number, t: number, q: string}[]} */ ([]),
   };
   const handle = { el: root, stats: S.stats, paints: S.paints, state: S };
@@ -428,7 +437,7 @@ function render({ model, el }) {
     const n = S.n;
     const chunkBytes = get("chunk_mb") * 2 ** 20;
     {
-      const limit = S.prevCount === 0 && S.inflight.size === 0 ? 3 : 24;
+      const limit = S.prevCount === 0 && S.inflight.size === 0 ? 3 : PREVIEWS_PER_REQUEST;
       const take = [];
       for (const i of around(S.index, n)) {
         if (S.prev[i] || S.full[i] || S.jpeg[i] || S.requested.has(`p${i}`)) continue;
@@ -441,7 +450,7 @@ function render({ model, el }) {
       }
     }
     const cap = fullCap();
-    const perChunk = Math.max(1, Math.floor(chunkBytes / S.sliceBytes));
+    const perChunk = FULL_CHUNKS_PER_REQUEST * Math.max(1, Math.floor(chunkBytes / S.sliceBytes));
     const take = [];
     let seen = 0;
     for (const i of around(S.index, n)) {
@@ -470,7 +479,12 @@ function render({ model, el }) {
         S.full[i] = null;
         S.fullCount--;
         S.requested.delete(`f${i}`);
-        if (!S.prev[i] && S.jpeg[i]) decodePreview(i, /** @type {Uint8Array} */ (S.jpeg[i])).catch(showError);
+        if (!S.prev[i] && S.jpeg[i]) {
+          const gen = S.gen;
+          decodePreview(i, /** @type {Uint8Array} */ (S.jpeg[i]))
+            .then((gray) => S.gen === gen && storePreview(i, gray, S.prevWin[i]))
+            .catch(showError);
+        }
       }
     }
   }
@@ -500,6 +514,12 @@ function render({ model, el }) {
     return gray;
   }
 
+  function storePreview(i, gray, win) {
+    if (!gray || S.full[i] || !win) return;
+    if (!S.prev[i]) S.prevCount++;
+    S.prev[i] = gray;
+    S.prevWin[i] = win;
+  }
   function storeFull(i, values) {
     if (!S.full[i]) S.fullCount++;
     S.full[i] = values;
@@ -509,50 +529,69 @@ function render({ model, el }) {
     }
   }
 
-  async function onChunk(msg, buffers) {
-    const gen = S.gen;
-    if (msg.generation !== undefined && msg.generation !== gen) return;
-    const now = performance.now();
+  /**
+   * Estimate the link's throughput from a raw message that just arrived: its bytes
+   * over the time since the later of its request and the previous arrival, less the
+   * kernel's own time to make it (``ms``), so a busy kernel does not pass for a slow
+   * link. Two slow samples (median) switch "auto" to deflate.
+   */
+  function measureLink(msg, bytes, arrived) {
     const req = S.inflight.get(msg.id);
-    const bytes = buffers.length ? bytesOf(buffers[0]) : new Uint8Array(0);
-    S.stats.bytes += bytes.length;
-    S.stats.messages++;
-    S.stats.maxMessage = Math.max(S.stats.maxMessage, bytes.length);
     if (req && msg.kind === "full" && msg.encoding === "raw" && bytes.length > 1e6) {
-      const dt = now - Math.max(req.sent, S.lastArrival);
-      if (dt > 0) S.bwSamples.push(bytes.length / dt);
-      if (S.bwSamples.length >= 2 && get("transfer") === "auto" && S.encoding === "raw") {
+      const dt = arrived - Math.max(req.sent, S.lastArrival) - (Number(msg.ms) || 0);
+      S.bwSamples.push(bytes.length / Math.max(dt, 1));
+      if (S.bwSamples.length >= 2 && get("transfer") === "auto" && S.encoding === "raw" && !S.onLoopback) {
         const sorted = [...S.bwSamples].sort((a, b) => a - b);
         if (sorted[Math.floor(sorted.length / 2)] < SLOW_LINK_BYTES_PER_MS) S.encoding = "deflate";
       }
     }
-    S.lastArrival = now;
+    S.lastArrival = arrived;
+  }
+
+  async function onChunk(msg, buffers) {
+    const gen = S.gen;
+    if (msg.generation !== undefined && msg.generation !== gen) return;
+    const bytes = buffers.length ? bytesOf(buffers[0]) : new Uint8Array(0);
+    S.stats.bytes += bytes.length;
+    S.stats.messages++;
+    S.stats.maxMessage = Math.max(S.stats.maxMessage, bytes.length);
+    S.stats.kernelMs += Number(msg.ms) || 0;
+    const began = performance.now();
+    if (msg.kind === "full" && S.stats.firstFull === null) S.stats.firstFull = began - S.stats.render;
     if (msg.last) S.inflight.delete(msg.id);
     const slices = msg.slices || [];
     if (msg.kind === "preview") {
+      // decode the chunk's JPEGs in parallel (the browser decodes off the main thread)
       let off = 0;
-      for (let k = 0; k < slices.length; k++) {
-        const i = slices[k];
+      const decodes = slices.map((i, k) => {
         const jpeg = bytes.slice(off, off + msg.lengths[k]);
         off += msg.lengths[k];
         S.jpeg[i] = jpeg;
-        if (S.full[i]) continue;
-        const gray = await decodePreview(i, jpeg);
-        if (S.gen !== gen || S.full[i]) continue;
-        if (!S.prev[i]) S.prevCount++;
-        S.prev[i] = gray;
-        S.prevWin[i] = msg.window;
-        if (i === S.index) paint();
+        return S.full[i] ? null : decodePreview(i, jpeg);
+      });
+      const here = slices.indexOf(S.index);
+      if (here >= 0 && decodes[here]) {
+        const gray = await decodes[here]; // the slice on screen as soon as it is ready
+        if (S.gen !== gen) return;
+        storePreview(slices[here], gray, msg.window);
+        paint();
       }
+      const grays = await Promise.all(decodes);
+      if (S.gen !== gen) return;
+      slices.forEach((i, k) => storePreview(i, grays[k], msg.window));
+      if (slices.includes(S.index)) paint();
     } else if (msg.kind === "full") {
-      const plain = msg.encoding === "deflate" ? await inflateShuffled(bytes, msg.raw_bytes) : bytes.slice();
+      // Raw values are used where they landed (no copy) when aligned for 16-bit views.
+      let plain = bytes;
+      if (msg.encoding === "deflate") plain = await inflateShuffled(bytes, msg.raw_bytes);
+      else if (bytes.byteOffset % 2) plain = bytes.slice();
       if (S.gen !== gen) return;
       const per = msg.rows * S.cols * 2;
       const Typed = S.off ? Int16Array : Uint16Array;
       slices.forEach((i, k) => {
         const part = plain.subarray(k * per, (k + 1) * per);
         if (msg.rows === S.rows) {
-          storeFull(i, new Typed(part.slice().buffer));
+          storeFull(i, new Typed(part.buffer, part.byteOffset, per / 2));
           return;
         }
         const acc = S.partial.get(i) || { data: new Uint8Array(S.sliceBytes), rows: 0 };
@@ -571,12 +610,17 @@ function render({ model, el }) {
     if (S.stats.full === null && S.fullCount >= S.n) S.stats.full = t;
     updateText();
     pump();
+    S.stats.browserMs += performance.now() - began;
   }
 
   // Chunks are handled one after another so their decodes finish in order.
   let queue = Promise.resolve();
   model.on("msg:custom", (msg, buffers) => {
     if (!msg || msg.type !== "chunk") return;
+    if (msg.generation === undefined || msg.generation === S.gen) {
+      const bytes = buffers && buffers.length ? bytesOf(buffers[0]) : new Uint8Array(0);
+      measureLink(msg, bytes, performance.now()); // on arrival, not after the queue
+    }
     queue = queue.then(() => onChunk(msg, buffers || [])).catch(showError);
   });
 

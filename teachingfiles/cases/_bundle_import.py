@@ -102,6 +102,10 @@ def _check_archive(bundle: Path, zf: zipfile.ZipFile, limits: BundleLimits) -> d
             raise _refuse(bundle, "compressed beyond any real file (a zip bomb?)", info.filename)
     if total > limits.max_bytes:
         raise _refuse(bundle, f"{total} bytes unpacked, more than the limit of {limits.max_bytes}")
+    return _read_index(bundle, zf, names)
+
+
+def _read_index(bundle: Path, zf: zipfile.ZipFile, names: list[str]) -> dict[str, Any]:
     if _INDEX not in names:
         raise _refuse(bundle, "no bundle.json: not a teachingfiles bundle")
     with zf.open(_INDEX) as fh:

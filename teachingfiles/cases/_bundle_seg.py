@@ -122,8 +122,8 @@ def series_segmentation(
     rows, cols = int(sources[0].Rows), int(sources[0].Columns)
     masks = np.zeros((len(sops), rows, cols, len(label_names)), dtype=bool)
     for r in areas:
-        masks[sops.index(keys.uid(str(r.sop_uid))), :, :, label_names.index(r.label_name)] |= (
-            _mask(r, rows, cols)
+        masks[sops.index(keys.uid(str(r.sop_uid))), :, :, label_names.index(r.label_name)] |= _mask(
+            r, rows, cols
         )
     colors = {r.label_name: r.color for r in areas}
     descriptions = [

@@ -39,9 +39,9 @@ from teachingfiles.cases._bundle_seg import annotations_project, series_segmenta
 from teachingfiles.cases.teaching_set import TeachingSet
 from teachingfiles.dicom.deid import (
     ANNEX_E_EDITION,
+    Deidentifier,
     DeidOptions,
     DeidReport,
-    Deidentifier,
     FileOutcome,
     write_audit,
 )
@@ -143,7 +143,8 @@ def write_bundle(
     out
         The zip to write (replaced only when the whole bundle is ready).
     secret
-        The project secret for UIDs and pseudonyms (see :func:`~teachingfiles.dicom.deid.load_secret`).
+        The project secret for UIDs and pseudonyms
+        (see :func:`~teachingfiles.dicom.deid.load_secret`).
     repo
         The repository the cases come from; default: the folder above
         ``teaching-sets/`` when the manifest lies there, else the manifest's folder.
@@ -162,13 +163,18 @@ def write_bundle(
 
     src = Path(manifest)
     ts = TeachingSet.from_yaml(src)
-    root = Path(repo) if repo else (src.parent.parent if src.parent.name == "teaching-sets" else src.parent)
+    root = (
+        Path(repo)
+        if repo
+        else (src.parent.parent if src.parent.name == "teaching-sets" else src.parent)
+    )
     target = Path(out)
     audit_path = Path(audit) if audit else target.with_name(target.name + ".audit.json")
     deid = Deidentifier(secret, DeidOptions.educator())
-    with Repository.open(root) as repository, tempfile.TemporaryDirectory(
-        prefix=".bundle-", dir=target.parent
-    ) as tmp:
+    with (
+        Repository.open(root) as repository,
+        tempfile.TemporaryDirectory(prefix=".bundle-", dir=target.parent) as tmp,
+    ):
         stage = Path(tmp)
         wanted = _series_of(repository, ts)
         outcomes: list[FileOutcome] = []
@@ -201,9 +207,9 @@ def write_bundle(
         (stage / "annotations" / "seg").mkdir(parents=True)
         write_mdai(project, stage / "annotations" / "mdai.json")
         n_seg = 0
-        for series, files in images.items():
+        for series, series_files in images.items():
             seg = series_segmentation(
-                [r for r in records if r.series_uid == series], files, deid.keys, 900 + n_seg
+                [r for r in records if r.series_uid == series], series_files, deid.keys, 900 + n_seg
             )
             if seg is not None:
                 seg.save_as(stage / "annotations" / "seg" / f"{deid.keys.uid(series)}.dcm")

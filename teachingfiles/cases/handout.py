@@ -78,7 +78,9 @@ def _shapes(repo: Repository, case: TeachingCase, series: str, names: Sequence[s
         )
         try:
             shapes.append(
-                Shape.from_mdai(ann, mode=rec.mode, color=rec.color or "#ffcc00", name=rec.label_name)
+                Shape.from_mdai(
+                    ann, mode=rec.mode, color=rec.color or "#ffcc00", name=rec.label_name
+                )
             )
         except ValueError:  # a shape without usable geometry is left out, not fatal
             continue
@@ -160,9 +162,7 @@ def _case_front(repo: Repository, n: int, case: TeachingCase, questions: list[Qu
         else _p("Source", case.source)
     )
     images = "".join(_image(repo, case, k, reveal=False) for k in case.key_images)
-    asked = "".join(
-        _question(q, i + 1, reveal=False, case=case) for i, q in enumerate(questions)
-    )
+    asked = "".join(_question(q, i + 1, reveal=False, case=case) for i, q in enumerate(questions))
     return f"<section><h2>Case {n}</h2>{note}{_p('History', case.history)}{images}{asked}</section>"
 
 
@@ -200,21 +200,24 @@ def handout_html(
         raise NotFoundError(f"no case {', '.join(unknown)} in the teaching set {ts.title!r}")
     by_case = {c.id: [q for q in ts.questions if q.case == c.id] for c in cases}
     general = [q for q in ts.questions if q.case is None] if case_ids is None else []
-    head = (
-        f"<h1>{escape(ts.title)}</h1>"
-        + f'<p class="meta">{escape(" · ".join(x for x in (ts.author, ts.audience, ts.licence) if x))}</p>'
-        + (f"<p>{escape(ts.description)}</p>" if ts.description else "")
-    )
+    meta = " · ".join(x for x in (ts.author, ts.audience, ts.licence) if x)
+    head = f'<h1>{escape(ts.title)}</h1><p class="meta">{escape(meta)}</p>'
+    if ts.description:
+        head += f"<p>{escape(ts.description)}</p>"
     front = "".join(_case_front(repo, i + 1, c, by_case[c.id]) for i, c in enumerate(cases))
     if general:
-        front += "<section><h2>Questions</h2>" + "".join(
-            _question(q, i + 1, reveal=False, case=None) for i, q in enumerate(general)
-        ) + "</section>"
+        front += (
+            "<section><h2>Questions</h2>"
+            + "".join(_question(q, i + 1, reveal=False, case=None) for i, q in enumerate(general))
+            + "</section>"
+        )
     back = "".join(_case_back(repo, i + 1, c, by_case[c.id]) for i, c in enumerate(cases))
     if general:
-        back += "<section><h3>Questions</h3>" + "".join(
-            _question(q, i + 1, reveal=True, case=None) for i, q in enumerate(general)
-        ) + "</section>"
+        back += (
+            "<section><h3>Questions</h3>"
+            + "".join(_question(q, i + 1, reveal=True, case=None) for i, q in enumerate(general))
+            + "</section>"
+        )
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(ts.title)}</title><style>{_STYLE}</style></head><body>"

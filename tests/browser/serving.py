@@ -1,6 +1,7 @@
-"""Start Voila on loopback and a headless Debian Chromium, for tests and benchmarks.
+"""Start Voila or Jupyter on loopback and a headless Debian Chromium, for tests and benchmarks.
 
-Voila listens on 127.0.0.1 on a free port and is stopped by its process id; Chromium
+Voila (and JupyterLab 4 / Notebook 7, through :func:`jupyter`) listen on 127.0.0.1 on
+a free port and are stopped by their process id; Chromium
 runs with a fresh profile and no background networking. Nothing here sleeps: each
 wait polls a condition with a deadline.
 """
@@ -48,7 +49,9 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: floa
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"voila exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+            raise RuntimeError(
+                f"the server exited with {proc.returncode}:\n{log.read_text()[-3000:]}"
+            )
         try:
             with urllib.request.urlopen(url, timeout=1) as response:
                 if response.status == 200:
@@ -56,7 +59,7 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: floa
         except OSError:
             time.sleep(0.05)  # polling the port: the condition is the HTTP answer
     raise TimeoutError(
-        f"voila did not answer {url} within {timeout:g} s:\n{log.read_text()[-3000:]}"
+        f"the server did not answer {url} within {timeout:g} s:\n{log.read_text()[-3000:]}"
     )
 
 
@@ -96,6 +99,56 @@ def voila(
             proc.kill()
             proc.wait()
         shutil.rmtree(logdir, ignore_errors=True)
+
+
+@contextmanager
+def jupyter(
+    app: str = "lab", folder: Path = NOTEBOOKS, timeout: float = 90.0
+) -> Iterator[tuple[Server, str]]:
+    """Serve ``folder`` with ``jupyter lab`` or ``jupyter notebook`` on 127.0.0.1.
+
+    Yields the base URL (with ``.pid``) and the token. Settings, workspaces and
+    runtime files go to a temporary folder, so runs do not share state, and the
+    update and news checks are off (nothing is fetched from the network).
+    """
+    port = free_port()
+    token = os.urandom(16).hex()
+    home = Path(tempfile.mkdtemp(prefix=f"tf-{app}-"))
+    log = home / "server.log"
+    cmd = [
+        sys.executable, "-m", "jupyter", app, "--no-browser", "--ip=127.0.0.1",
+        f"--port={port}", f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={folder}", "--ServerApp.open_browser=False",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--LabApp.news_url=None", "--LabApp.extension_manager=readonly",
+    ]  # fmt: skip
+    if hasattr(os, "geteuid") and os.geteuid() == 0:  # containers often run tests as root
+        cmd.append("--allow-root")
+    if app == "notebook":  # Notebook 7 has no news feed or update check to turn off
+        cmd = [c for c in cmd if not c.startswith("--LabApp.")]
+    env = {
+        **os.environ,
+        "JUPYTER_PLATFORM_DIRS": "1",
+        "JUPYTER_CONFIG_DIR": str(home / "config"),
+        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+        "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
+    }
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, cwd=folder, stdout=out, stderr=subprocess.STDOUT, env=env)
+    base = Server(f"http://127.0.0.1:{port}")
+    base.pid = proc.pid
+    try:
+        _wait_http(f"{base}/api/status?token={token}", proc, log, timeout)
+        yield base, token
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @contextmanager

@@ -1,0 +1,291 @@
+"""QuizView and CaseView without a browser: the demo teaching set, a real repository,
+a SQLite gradebook, answers given through the Python API and the browser's messages."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from teachingfiles.cases.teaching_set import TeachingSet
+from teachingfiles.errors import UsageError
+from teachingfiles.quiz import Gradebook, Quiz, QuizSession, resolve
+from teachingfiles.quiz.questions import QuestionKind, ResolvedQuestion
+from teachingfiles.repository.repository import Repository
+from teachingfiles.widgets.case_view import CaseView
+from teachingfiles.widgets.quiz_view import QuizView
+from teachingfiles.widgets.viewer import StackViewer
+
+SET = "teaching-sets/covid19-rsna-categories.yaml"
+
+
+@pytest.fixture(scope="module")
+def repository(demo_root: Path) -> Iterator[Repository]:
+    repo = Repository.open(demo_root, index=False)
+    yield repo
+    repo.close()
+
+
+@pytest.fixture(scope="module")
+def quiz(demo_root: Path, repository: Repository) -> Quiz:
+    return resolve(TeachingSet.from_yaml(demo_root / SET), repository)
+
+
+@pytest.fixture
+def gradebook(tmp_path: Path) -> Iterator[Gradebook]:
+    with Gradebook(tmp_path / "grades.sqlite") as book:
+        yield book
+
+
+def start(quiz: Quiz, gradebook: Gradebook, repository: Repository, **kw: Any) -> QuizView:
+    kw.setdefault("seed", 7)
+    session = QuizSession.start(quiz, gradebook, "resident", resume=False, **kw)
+    return QuizView(session, repository)
+
+
+def page_state(view: QuizView) -> str:
+    """Every synced trait of every widget on the page, as the browser receives it."""
+    states = []
+    for widget in (view.panel, view.viewer):
+        if widget is None:
+            continue
+        state = widget.get_state()
+        state.pop("_esm", None)
+        state.pop("_css", None)
+        states.append(state)
+    return json.dumps(states, default=str)
+
+
+def secrets(q: ResolvedQuestion) -> list[str]:
+    """Texts that give the answer away and appear nowhere in the public view."""
+    question = q.question
+    found = [question.explanation, *question.teaching_points]
+    if question.kind is QuestionKind.FREE_TEXT:
+        found += list(question.answers)
+    if q.case is not None:
+        found += [q.case.title, q.case.findings, q.case.reasoning, *q.case.teaching_points]
+        found += [k.caption for k in q.case.key_images]
+        found += [r.label for r in q.key.regions]
+    return [s for s in found if s and len(s) > 3]
+
+
+def test_no_widget_state_holds_the_answer_key_before_submit(
+    quiz: Quiz, gradebook: Gradebook, repository: Repository
+) -> None:
+    view = start(quiz, gradebook, repository)
+    checked = 0
+    for _ in quiz.questions:
+        q = view.question
+        assert q is not None and view.panel.stage == "question"
+        text = page_state(view)
+        for secret in secrets(q):
+            assert secret not in text, (q.id, secret)
+        for banned in ('"correct', '"explanation"', '"reference"', '"teaching_points"'):
+            assert banned not in text, (q.id, banned)
+        if view.viewer is not None:
+            assert view.viewer.annotations == []
+        checked += 1
+        view.next()  # skip: every question comes round once
+        if view.question is not None and view.question.id == quiz.questions[0].id:
+            break
+    assert checked == len(quiz.questions) == 20
+
+
+def test_category_answer_is_committed_then_feedback_and_overlay_shown(
+    quiz: Quiz, gradebook: Gradebook, repository: Repository
+) -> None:
+    view = start(quiz, gradebook, repository)
+    q = view.question
+    assert q is not None and q.id == "q01" and q.kind is QuestionKind.CATEGORY
+    assert isinstance(view.viewer, StackViewer)
+    assert view.viewer.index == 36 and view.viewer.preset == "lung"
+    assert view.panel.progress["index"] == 0 and view.panel.progress["total"] == 20
+    view.submit("indeterminate")
+    attempts = gradebook.attempts(session_id=view.session.id)
+    assert [(a.question_id, a.answer, a.correct) for a in attempts] == [
+        ("q01", "indeterminate", False)
+    ]
+    feedback = view.panel.feedback
+    assert view.panel.stage == "feedback"
+    assert feedback["correct"] is False and feedback["correct_answer"] == "typical"
+    assert feedback["explanation"] == q.question.explanation
+    # q02 asks to click this case's finding: its outline waits for that answer
+    assert view.viewer.annotations == []
+    view.next()
+    assert view.question is not None and view.question.id == "q02"
+    assert view.panel.feedback == {} and view.viewer.annotations == []
+
+
+def region_centre(q: ResolvedQuestion, slice_index: int) -> tuple[float, float]:
+    region = next(r for r in q.key.regions if r.slice == slice_index)
+    xs = [p[0] for p in region.vertices]
+    ys = [p[1] for p in region.vertices]
+    from teachingfiles.cases.geometry import point_in_polygon
+
+    centre = (sum(xs) / len(xs), sum(ys) / len(ys))
+    assert point_in_polygon(centre, region.vertices)
+    return centre
+
+
+def test_click_on_the_image_answers_a_click_question(
+    quiz: Quiz, gradebook: Gradebook, repository: Repository
+) -> None:
+    view = start(quiz, gradebook, repository, questions=["q02"])
+    q = view.question
+    assert q is not None and q.kind is QuestionKind.CLICK
+    viewer = view.viewer
+    assert viewer is not None and viewer.mode == "point"
+    with pytest.raises(UsageError, match=r"question 'q02': click the finding on the image"):
+        view.submit()
+    x, y = region_centre(q, viewer.index)
+    # what the browser sends when the learner clicks the image
+    viewer._on_message(viewer, {"type": "click", "index": viewer.index, "x": x, "y": y}, [])
+    assert view.mark == {"x": round(x, 2), "y": round(y, 2), "slice": viewer.index}
+    assert view.panel.mark == view.mark
+    assert [s["label"] for s in viewer.annotations] == ["your mark"]
+    view.panel._handle_custom_msg({"type": "submit", "answer": None}, [])
+    assert view.panel.error == ""
+    assert view.panel.feedback["correct"] is True
+    (attempt,) = gradebook.attempts(session_id=view.session.id)
+    assert attempt.correct and attempt.answer["slice"] == viewer.index
+    labels = [s["label"] for s in viewer.annotations]
+    assert "your mark" in labels and "Infectious opacity" in labels
+    assert viewer.mode == "inspect"
+    marked = view.panel.mark
+    viewer._on_message(viewer, {"type": "click", "index": 0, "x": 1.0, "y": 1.0}, [])
+    assert view.panel.mark == marked  # after the answer, clicks inspect only
+
+
+def test_box_drawn_on_the_image_answers_a_box_question(
+    quiz: Quiz, gradebook: Gradebook, repository: Repository
+) -> None:
+    view = start(quiz, gradebook, repository, questions=["q04"])
+    q = view.question
+    assert q is not None and q.kind is QuestionKind.BOX
+    viewer = view.viewer
+    assert viewer is not None and viewer.mode == "box"
+    largest = max(
+        (r for r in q.key.regions if r.slice == viewer.index),
+        key=lambda r: r.bounds[2] * r.bounds[3],
+    )
+    x, y, w, h = largest.bounds
+    shape = {"type": "shape", "kind": "box", "index": viewer.index,
+             "points": [[x, y], [x + w, y + h]]}  # fmt: skip
+    viewer._on_message(viewer, shape, [])
+    assert view.mark == pytest.approx(
+        {"x": x, "y": y, "width": w, "height": h, "slice": viewer.index}, abs=0.01
+    )
+    submission = view.submit()
+    assert submission.feedback is not None and submission.feedback.correct
+    kinds = sorted({s["kind"] for s in viewer.annotations if s["label"] == "your mark"})
+    assert kinds == ["box"]
+
+
+def test_free_text_and_choice_answers_through_browser_messages(
+    quiz: Quiz, gradebook: Gradebook, repository: Repository
+) -> None:
+    view = start(quiz, gradebook, repository, questions=["q03", "q08"])
+    view.panel._handle_custom_msg({"type": "submit", "answer": ""}, [])
+    assert "choose or type an answer before submitting" in view.panel.error
+    view.panel._handle_custom_msg({"type": "submit", "answer": "crazy paving"}, [])
+    assert view.panel.feedback["correct"] is True and view.panel.error == ""
+    view.panel._handle_custom_msg({"type": "next"}, [])
+    q = view.question
+    assert q is not None and q.kind is QuestionKind.MULTIPLE and view.viewer is None
+    assert view.panel.has_image is False
+    right = [c["id"] for c in view.panel.question["choices"] if c["text"] in q.question.answers]
+    view.panel._handle_custom_msg({"type": "submit", "answer": right}, [])
+    assert view.panel.feedback["correct"] is True
+    view.panel._handle_custom_msg({"type": "next"}, [])
+    assert view.panel.stage == "summary"
+    assert view.panel.summary["percent"] == 100.0 and view.panel.can_retry is False
+
+
+def test_exam_mode_keeps_feedback_until_the_end_then_retries_the_missed(
+    quiz: Quiz, gradebook: Gradebook, repository: Repository
+) -> None:
+    view = start(quiz, gradebook, repository, mode="exam", questions=["q01", "q05", "q12"])
+    assert view.panel.mode == "exam"
+    view.submit("typical")  # right
+    assert view.panel.stage == "question" and view.panel.feedback == {}
+    assert view.panel.notice == "Answer to question 1 recorded."
+    assert '"correct' not in page_state(view)
+    view.submit("typical")  # q05 is indeterminate
+    assert len(gradebook.attempts(session_id=view.session.id)) == 2
+    summary = view.finish()  # q12 left unanswered
+    assert summary.answered == 2 and summary.unanswered == ("q12",)
+    assert view.panel.stage == "summary" and view.viewer is None
+    assert view.panel.chart.startswith("data:image/png;base64,")
+    review = {r["question_id"]: r for r in view.panel.review}
+    assert set(review) == {"q05", "q12"}
+    assert review["q05"]["correct_answer"] == "indeterminate" and review["q12"]["unanswered"]
+    assert view.panel.can_retry
+    view.panel._handle_custom_msg({"type": "retry"}, [])
+    assert view.session.mode.value == "practice"
+    assert [q.id for q in view.session.questions] == ["q05", "q12"]
+    assert view.panel.stage == "question" and view.question is not None
+    assert view.question.id == "q05"
+
+
+def test_start_opens_paths_and_resumes_the_open_session(demo_root: Path, tmp_path: Path) -> None:
+    book = tmp_path / "book.sqlite"
+    first = QuizView.start(demo_root / SET, demo_root, book, "bob", seed=3)
+    first.submit("typical")
+    again = QuizView.start(demo_root / SET, demo_root, book, "bob")
+    assert again.session.id == first.session.id
+    assert again.question is not None and again.question.id == "q02"
+    assert again.panel.progress["answered"] == 1
+    with pytest.raises(UsageError, match=r"only an unanswered click or box question takes a mark"):
+        first.set_mark({"x": 1, "y": 1, "slice": 0})
+    first.close()
+    again.close()
+
+
+def test_case_view_reveals_the_answer_and_annotations_only_on_reveal(
+    quiz: Quiz, repository: Repository
+) -> None:
+    case = quiz.cases["ct-01"]
+    view = CaseView(case, repository)
+    text = json.dumps([view.panel.get_state(), view.viewer.get_state()], default=str)
+    for secret in (case.title, case.findings, case.reasoning, *case.teaching_points):
+        assert secret not in text
+    assert case.history in text
+    assert view.viewer.annotations == [] and view.viewer.index == 36
+    view.panel._handle_custom_msg({"type": "reveal"}, [])
+    assert view.revealed and view.panel.case["title"] == case.title
+    assert view.panel.case["reads"] is not None
+    assert {s["label"] for s in view.viewer.annotations} == {"Infectious opacity"}
+    shown = CaseView(case, repository, reveal=True)
+    assert shown.panel.revealed and shown.viewer.annotations
+
+
+def test_case_view_rejects_a_case_without_images(repository: Repository, quiz: Quiz) -> None:
+    from dataclasses import replace
+
+    case = replace(quiz.cases["ct-01"], study_uid="1.2.3.4.5", series_uid=None, key_images=())
+    with pytest.raises(UsageError, match=r"case 'ct-01' has no image to show"):
+        CaseView(case, repository)
+
+
+def test_quiz_and_case_browser_files_load_nothing_from_the_network() -> None:
+    from teachingfiles.widgets._static import static_text
+
+    for name in ("quiz_view.js", "case_view.js", "quiz.css"):
+        text = static_text(name)
+        assert "http://" not in text and "https://" not in text and "import " not in text
+    assert "export default { render }" in static_text("quiz_view.js")
+
+
+def test_category_feedback_draws_the_case_outlines_when_no_question_waits_on_them(
+    quiz: Quiz, gradebook: Gradebook, repository: Repository
+) -> None:
+    view = start(quiz, gradebook, repository, questions=["q01"])
+    view.submit("typical")
+    viewer = view.viewer
+    assert viewer is not None
+    shapes = viewer.annotations
+    assert shapes and {s["label"] for s in shapes} == {"Infectious opacity"}
+    assert any(s["slice"] == viewer.index for s in shapes)
