@@ -15,7 +15,9 @@ Instance UIDs compared. Peers' findings are reported as they are.
 ``--json`` prints one object: files, files_per_s (``--workers`` processes),
 files_per_s_1_worker, phi_hits, consistent_uids, dciodvfy_errors, peers (name ->
 files, files_per_s, phi_hits, consistent_uids, dciodvfy_errors, error),
-speedup_vs_fastest_peer.
+speedup_vs_fastest_peer; also CPU seconds and files per CPU second for every tool
+(this process plus its reaped worker processes), which the machine's other load
+does not change, and the load average at the end.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -104,6 +108,13 @@ def _uids_by_pixels(out: Path) -> dict[str, tuple[str, ...]]:
     return found
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and its reaped children (the worker processes)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def _measure(
     name: str, run: Runner, files: list[Path], corpus: Path, work: Path, consistency: int
 ) -> dict[str, Any]:
@@ -111,15 +122,17 @@ def _measure(
     out.mkdir()
     result: dict[str, Any] = {"files": len(files)}
     try:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), _cpu()
         run(files, out)
-        seconds = time.perf_counter() - start
+        seconds, cpu_seconds = time.perf_counter() - start, _cpu() - cpu
     except Exception as exc:  # a peer that fails is reported, not hidden
         return {**result, "error": f"{type(exc).__name__}: {exc}"}
     outputs = _outputs(out)
     result["written"] = len(outputs)
     result["seconds"] = round(seconds, 2)
     result["files_per_s"] = round(len(files) / seconds, 1)
+    result["cpu_seconds"] = round(cpu_seconds, 2)
+    result["files_per_cpu_s"] = round(len(files) / cpu_seconds, 1)
     check = verify([corpus], [out], validate=0)
     result["phi_hits"] = len(check.hits)
     result["files_with_phi"] = len({h.file for h in check.hits})
@@ -173,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     rates = [p["files_per_s"] for p in peers.values() if "files_per_s" in p]
+    per_cpu = [p["files_per_cpu_s"] for p in peers.values() if "files_per_cpu_s" in p]
     report = {
         "files": ours["files"],
         "workers": args.workers,
@@ -183,6 +197,13 @@ def main(argv: list[str] | None = None) -> int:
         "files_per_s_1_worker": single.get("files_per_s"),
         "teachingfiles": ours,
         "peers": peers,
+        "files_per_cpu_s": ours.get("files_per_cpu_s"),
+        "speedup_per_cpu_vs_fastest_peer": (
+            round(ours["files_per_cpu_s"] / max(per_cpu), 2)
+            if per_cpu and "files_per_cpu_s" in ours
+            else None
+        ),
+        "load_average": os.getloadavg(),
         "speedup_vs_fastest_peer": (
             round(ours["files_per_s"] / max(rates), 2) if rates and "files_per_s" in ours else None
         ),
@@ -197,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{r.get('phi_hits', '-')!s:>9} {r.get('consistent_uids', '-')!s:>9} "
                 f"{r.get('error', '')}"
             )
-        print(f"speedup vs fastest peer: {report['speedup_vs_fastest_peer']}x")
+        print(f"speedup vs fastest peer: {report['speedup_vs_fastest_peer']}x wall, "
+              f"{report['speedup_per_cpu_vs_fastest_peer']}x per CPU second")  # fmt: skip
     return 0
 
 

@@ -196,14 +196,14 @@ def test_bad_urls_and_dead_servers_say_what_to_fix(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="is not a DICOMweb URL; expected http"):
         DicomwebSource("orthanc:8042/dicom-web", cache=tmp_path)
     dead = DicomwebSource("http://127.0.0.1:9/dicom-web", cache=tmp_path, retries=1, backoff=0.001)
-    with pytest.raises(RepositoryError, match="cannot connect .*is the server running"):
+    with pytest.raises(RepositoryError, match=r"cannot connect .*is the server running"):
         dead.search_studies()
 
 
 def test_tls_failure_names_the_fix(answering: tuple[str, type[_Answer]], tmp_path: Path) -> None:
     url, _ = answering  # a plain-HTTP server spoken to over TLS
     src = DicomwebSource(url.replace("http://", "https://"), cache=tmp_path, retries=0)
-    with pytest.raises(RepositoryError, match="TLS error .*verify="):
+    with pytest.raises(RepositoryError, match=r"TLS error .*verify="):
         src.search_studies()
 
 

@@ -38,14 +38,26 @@ def test_public_names() -> None:
         "AnnotationRecord",
         "ClinicalRow",
         "CollectionInfo",
+        "DicomwebSource",
+        "IdcSource",
         "IndexReport",
         "Instance",
+        "InstanceCache",
+        "NbiaClient",
+        "PullReport",
         "ReaderLabel",
+        "RemoteSeries",
+        "RemoteStudy",
         "Repository",
         "Series",
         "SkippedFile",
+        "StoreReport",
         "Study",
+        "pull_dicomweb",
+        "pull_tcia",
     ]
+    for name in repository_pkg.__all__:  # remote names load on first use
+        assert getattr(repository_pkg, name) is not None
 
 
 def test_open_indexes_when_there_is_no_catalog(mini: MiniRepo, repo: Repository) -> None:

@@ -37,7 +37,9 @@ class FakeNbia:
     def files(self, uid: str) -> list[Path]:
         return sorted(self.rows[uid][1].glob("*.dcm"))
 
-    def answer(self, endpoint: str, q: dict[str, str]) -> tuple[int, str, bytes]:
+    def answer(  # noqa: C901 - one branch per documented endpoint reads best here
+        self, endpoint: str, q: dict[str, str]
+    ) -> tuple[int, str, bytes]:
         rows = [r for r, _ in self.rows.values()]
         js: object
         if endpoint == "getCollectionValues":
@@ -164,7 +166,7 @@ def test_queries_answer_in_the_documented_shapes(nbia: tuple[str, FakeNbia]) -> 
 
 def test_unknown_series_and_unknown_endpoint_say_so(nbia: tuple[str, FakeNbia]) -> None:
     url, _ = nbia
-    with pytest.raises(NotFoundError, match="no series 1.2.3.4; check the UID"):
+    with pytest.raises(NotFoundError, match=r"no series 1\.2\.3\.4; check the UID"):
         NbiaClient(url).get_series_metadata("1.2.3.4")
     with pytest.raises(NotFoundError, match="404 Not Found"):
         NbiaClient(url.replace("/v4", "/v9"))._json("getNothing")
@@ -214,3 +216,12 @@ def test_a_dead_api_says_cannot_connect(tmp_path: Path) -> None:
     client = NbiaClient("http://127.0.0.1:9/nbia-api/services/v4", retries=0)
     with pytest.raises(RepositoryError, match="cannot connect"):
         pull_tcia(["1.2.3.4"], tmp_path, client=client, progress=False)
+
+
+def test_idc_without_idc_index_says_how_to_install_it() -> None:
+    from teachingfiles.repository.idc import IdcSource, idc_available
+
+    if idc_available():
+        pytest.skip("idc-index is installed here")
+    with pytest.raises(RepositoryError, match=r"pip install 'teachingfiles\[idc\]'"):
+        IdcSource()

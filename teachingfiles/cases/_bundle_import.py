@@ -21,10 +21,11 @@ from typing import Any
 
 from teachingfiles.errors import FormatError, UsageError
 
-__all__ = ["BundleLimits", "ImportReport", "import_bundle"]
+__all__ = ["BUNDLE_FORMAT", "BundleLimits", "ImportReport", "import_bundle"]
 
 _INDEX = "bundle.json"
-_FORMAT = "teachingfiles-bundle/1"
+#: The format tag of ``bundle.json``; import refuses any other.
+BUNDLE_FORMAT = "teachingfiles-bundle/1"
 _ALLOWED_TOP = ("bundle.json", "manifest.yaml", "dicom", "annotations")
 
 
@@ -114,8 +115,8 @@ def _read_index(bundle: Path, zf: zipfile.ZipFile, names: list[str]) -> dict[str
         index = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise _refuse(bundle, f"bundle.json is not JSON ({exc})", _INDEX) from exc
-    if not isinstance(index, dict) or index.get("format") != _FORMAT:
-        raise _refuse(bundle, f"bundle.json does not declare format {_FORMAT!r}", _INDEX)
+    if not isinstance(index, dict) or index.get("format") != BUNDLE_FORMAT:
+        raise _refuse(bundle, f"bundle.json does not declare format {BUNDLE_FORMAT!r}", _INDEX)
     listed = index.get("files")
     if not isinstance(listed, dict):
         raise _refuse(bundle, "bundle.json has no 'files' mapping", _INDEX)

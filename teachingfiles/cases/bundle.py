@@ -30,11 +30,16 @@ import json
 import tempfile
 import zipfile
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from os import PathLike
 from pathlib import Path
 
-from teachingfiles.cases._bundle_import import BundleLimits, ImportReport, import_bundle
+from teachingfiles.cases._bundle_import import (
+    BUNDLE_FORMAT,
+    BundleLimits,
+    ImportReport,
+    import_bundle,
+)
 from teachingfiles.cases._bundle_seg import annotations_project, series_segmentation
 from teachingfiles.cases.teaching_set import TeachingSet
 from teachingfiles.dicom.deid import (
@@ -56,9 +61,6 @@ __all__ = [
     "write_bundle",
 ]
 
-#: The format tag written to ``bundle.json``; import refuses any other.
-BUNDLE_FORMAT = "teachingfiles-bundle/1"
-
 
 @dataclass
 class BundleReport:
@@ -71,7 +73,6 @@ class BundleReport:
     annotations: int
     segmentations: int
     audit: Path
-    held: list[FileOutcome] = field(default_factory=list)
 
 
 def _sha256(path: Path) -> str:

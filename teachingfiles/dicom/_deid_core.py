@@ -31,7 +31,7 @@ from teachingfiles.dicom._deid_values import (
     shift_date,
     shift_datetime,
 )
-from teachingfiles.dicom._deid_write import Tail, element_of, write_deidentified
+from teachingfiles.dicom._deid_write import Tail, element_of, encode_items, write_deidentified
 from teachingfiles.errors import UsageError
 
 __all__ = [
@@ -218,6 +218,7 @@ class Deidentifier:
         self._vrs = {r.value: r.vr.split(" ")[0] for r in table.rows if "x" not in r.tag}
         self._x_or_z = frozenset(r.value for r in table.rows if r.basic == "X/Z")
         self._method = self._method_values(table.edition)
+        self._codes = {imp: encode_items(self._method_codes(), imp) for imp in (False, True)}
 
     # ------------------------------------------------------------------ dataset
     def deidentify_dataset(self, ds: Dataset, outcome: FileOutcome | None = None) -> FileOutcome:
@@ -243,17 +244,22 @@ class Deidentifier:
             self._walk(meta, ctx)
             if "SOPInstanceUID" in ds:
                 meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-        ds.PatientID = ctx.pseudonym
-        ds.PatientName = "ANON^" + ctx.pseudonym[5:]
-        ds.PatientIdentityRemoved = "YES"
-        ds.DeidentificationMethod = self._method
-        ds.DeidentificationMethodCodeSequence = self._method_codes()
+        # the record of what was done, set as raw elements (the writer copies them)
+        _put(ds, 0x00100020, "LO", [ctx.pseudonym], ctx)
+        _put(ds, 0x00100010, "PN", ["ANON^" + ctx.pseudonym[5:]], ctx)
+        _put(ds, 0x00120062, "CS", ["YES"], ctx)
+        _put(ds, 0x00120063, "LO", self._method, ctx)
+        codes = self._codes[ctx.implicit]
+        ds[0x00120064] = RawDataElement(
+            BaseTag(0x00120064), "SQ", len(codes), codes, 0, ctx.implicit, True
+        )
         if self.options.retain_modified_dates:
-            ds.LongitudinalTemporalInformationModified = "MODIFIED"
+            temporal = "MODIFIED"
         elif self.options.retain_full_dates:
-            ds.LongitudinalTemporalInformationModified = "UNMODIFIED"
+            temporal = "UNMODIFIED"
         else:
-            ds.LongitudinalTemporalInformationModified = "REMOVED"
+            temporal = "REMOVED"
+        _put(ds, 0x00280303, "CS", [temporal], ctx)
         out.patient = {"original_id": original_id, "pseudonym": ctx.pseudonym}
         if self.options.retain_modified_dates:
             out.patient["date_shift_days"] = ctx.shift
@@ -510,6 +516,6 @@ def _blank(ds: Dataset, regions: Sequence[tuple[int, int, int, int]]) -> None:
 
 
 def _output_path(out_dir: Path, ds: Dataset) -> Path:
-    parts = [str(ds.get(k, "") or "unknown") for k in ("StudyInstanceUID", "SeriesInstanceUID")]
-    name = str(ds.get("SOPInstanceUID", "") or "unknown")
-    return out_dir.joinpath(str(ds.PatientID), *parts, f"{name}.dcm")
+    tags = (0x00100020, 0x0020000D, 0x0020000E, 0x00080018)  # patient, study, series, SOP
+    parts = [(_strings(ds, t) or ["unknown"])[0] for t in tags]
+    return out_dir.joinpath(*parts[:3], f"{parts[3]}.dcm")

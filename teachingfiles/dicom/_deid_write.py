@@ -12,6 +12,7 @@ Anything else (big endian, deflated) goes through :meth:`pydicom.Dataset.save_as
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -30,7 +31,7 @@ from pydicom.uid import (
     ImplicitVRLittleEndian,
 )
 
-__all__ = ["Tail", "element_of", "write_deidentified"]
+__all__ = ["Tail", "element_of", "encode_items", "write_deidentified"]
 
 _LONG = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "UC", "UR", "UT", "UN", "SV", "UV"})
 _TEXT = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM",
@@ -94,6 +95,16 @@ def _dataset(out: bytearray, ds: Dataset, implicit: bool, encodings: list[str]) 
             out += _SEQ_END
         else:
             _element(out, elem, implicit, encodings)
+
+
+def encode_items(items: Iterable[Dataset], implicit: bool) -> bytes:
+    """Encode sequence items (undefined lengths) as the value of a raw SQ element."""
+    out = bytearray()
+    for one in items:
+        out += _ITEM
+        _dataset(out, one, implicit, ["iso8859"])
+        out += _ITEM_END
+    return bytes(out)
 
 
 def _element(out: bytearray, elem: DataElement, implicit: bool, encodings: list[str]) -> None:

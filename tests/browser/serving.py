@@ -126,6 +126,8 @@ def jupyter(
         cmd.append("--allow-root")
     if app == "notebook":  # Notebook 7 has no news feed or update check to turn off
         cmd = [c for c in cmd if not c.startswith("--LabApp.")]
+    # window.jupyterapp lets a test wait until the notebook's kernel is connected
+    cmd.append(f"--{'LabApp' if app == 'lab' else 'JupyterNotebookApp'}.expose_app_in_browser=True")
     env = {
         **os.environ,
         "JUPYTER_PLATFORM_DIRS": "1",
@@ -134,6 +136,12 @@ def jupyter(
         "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
         "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
     }
+    # no "get notified about Jupyter news?" toast over the page (and no fetching)
+    notification = home / "settings" / "@jupyterlab" / "apputils-extension"
+    notification.mkdir(parents=True)
+    (notification / "notification.jupyterlab-settings").write_text(
+        '{"fetchNews": "false", "checkForUpdates": false}', encoding="utf-8"
+    )
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, cwd=folder, stdout=out, stderr=subprocess.STDOUT, env=env)
     base = Server(f"http://127.0.0.1:{port}")

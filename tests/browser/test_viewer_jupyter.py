@@ -21,6 +21,11 @@ from volumes import BLOCK, BLOCK_SHAPE, BLOCK_WINDOW, block_value
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
 
 NZ, NY, NX = BLOCK_SHAPE
+KERNEL_READY = """() => {
+  const panel = globalThis.jupyterapp?.shell?.currentWidget;
+  const kernel = panel?.sessionContext?.session?.kernel;
+  return !!kernel && kernel.connectionStatus === "connected" && kernel.status === "idle";
+}"""
 URLS = {"lab": "/lab/tree/viewer_lab.ipynb", "notebook": "/notebooks/viewer_lab.ipynb"}
 
 
@@ -52,9 +57,12 @@ def run_first_code_cell(vp: ViewerPage) -> None:
     page = vp.page
     editor = page.locator(".jp-CodeCell .cm-content").first
     editor.wait_for(timeout=60_000)
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+    page.wait_for_function(KERNEL_READY, timeout=60_000)
     editor.click()
     page.keyboard.press("Shift+Enter")
+    page.locator(".jp-CodeCell .jp-InputPrompt").first.filter(has_text="[1]").wait_for(
+        timeout=60_000
+    )
 
 
 def test_viewer_renders_the_middle_slice_in_jupyter(jupyter_page: ViewerPage) -> None:
