@@ -78,7 +78,8 @@ def test_unknown_cases_and_missing_repo_are_clear(demo_root: Path) -> None:
 def test_missing_images_are_named_not_fatal(demo_root: Path) -> None:
     ts = TeachingSet.from_yaml(demo_root / "teaching-sets" / SET_FILE)
     case = ts.case("ct-01")
-    broken = replace(case, series_uid="1.2.3.4", key_images=case.key_images[:1])
+    key = replace(case.key_images[0], series_uid="1.2.3.4")
+    broken = replace(case, series_uid="1.2.3.4", key_images=(key,))
     one = replace(ts, cases=(broken,), questions=())
     with Repository.open(demo_root, index=False) as repo:
         html = handout_html(one, repo)

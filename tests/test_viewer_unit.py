@@ -265,3 +265,58 @@ def test_viewer_shows_a_list_of_datasets_through_the_imaging_core() -> None:
     assert viewer.shape[0] == 32 and viewer.spacing[1] == pytest.approx(2.5)
     top = viewer.geometry["positions"][0]
     assert top[2] == pytest.approx(100.0)  # the head at the top row
+
+
+def test_reduced_preview_is_the_block_mean_of_the_windowed_slice() -> None:
+    vol = np.random.default_rng(1).integers(-1000, 1000, (3, 33, 40)).astype(np.int16)
+    (chunk,) = stream.encode_preview(
+        ArraySource(vol), [1], center=0.0, width=2000.0, quality=100, step=2
+    )
+    assert chunk.header["step"] == 2 and chunk.header["ms"] >= 0
+    grey = simplejpeg.decode_jpeg(chunk.payload, colorspace="GRAY")[..., 0].astype(float)
+    assert grey.shape == (16, 20)  # the odd last row is dropped
+    windowed = np.clip((vol[1, :32].astype(float) + 1000) / 2000 * 255 + 0.5, 0, 255)
+    windowed = np.floor(windowed)
+    want = windowed.reshape(16, 2, 20, 2).mean(axis=(1, 3))
+    assert np.abs(grey - want).mean() < 2.5
+
+
+def test_table_windowing_matches_arithmetic_windowing() -> None:
+    image = np.arange(-32768, 32768, 7, dtype=np.int16).reshape(1, -1)
+    lut = stream._window_lut(-600.0, 1500.0)
+    np.testing.assert_array_equal(
+        stream._window_to_uint8(image, -600.0, 1500.0, lut),
+        stream._window_to_uint8(image.astype(np.float32), -600.0, 1500.0),
+    )
+
+
+def test_deflated_chunks_come_back_in_request_order_from_the_thread_pool() -> None:
+    vol = np.random.default_rng(2).integers(-1000, 1000, (12, 16, 16)).astype(np.int16)
+    order = [5, 0, 11, 3, 7, 1, 9]
+    chunks = list(
+        stream.encode_full(ArraySource(vol), order, kind="int16", encoding="deflate", limit=512)
+    )
+    assert [c.header["slices"] for c in chunks] == [[i] for i in order]
+    for chunk, index in zip(chunks, order, strict=True):
+        shuffled = np.frombuffer(zlib.decompress(chunk.payload), np.uint8)
+        half = shuffled.size // 2
+        restored = np.empty(shuffled.size, np.uint8)
+        restored[0::2], restored[1::2] = shuffled[:half], shuffled[half:]
+        np.testing.assert_array_equal(restored.view("<i2").reshape(16, 16), vol[index])
+        assert chunk.header["ms"] >= 0
+
+
+def test_previews_of_large_images_are_halved_unless_asked_otherwise() -> None:
+    viewer = StackViewer(np.zeros((2, 400, 400), np.int16))
+    sent = Sent(viewer)
+    want = {"type": "want", "id": 1, "generation": viewer.generation, "kind": "preview"}
+    viewer._on_message(viewer, {**want, "slices": [0], "window": [0, 100]}, [])
+    assert sent.messages[-1][0]["step"] == 2
+    viewer.preview_step = 1
+    viewer._on_message(viewer, {**want, "slices": [1], "window": [0, 100]}, [])
+    assert sent.messages[-1][0]["step"] == 1
+    small = StackViewer(ct())
+    sent = Sent(small)
+    want["generation"] = small.generation
+    small._on_message(small, {**want, "slices": [0], "window": [0, 100]}, [])
+    assert sent.messages[-1][0]["step"] == 1

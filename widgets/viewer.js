@@ -40,12 +40,15 @@
 const MAX_INFLIGHT = 6; // requests the kernel has not finished answering
 const PREVIEWS_PER_REQUEST = 32;
 const FULL_CHUNKS_PER_REQUEST = 2; // fewer round trips; the kernel streams the chunks
-const SLOW_LINK_BYTES_PER_MS = 25e3; // below 25 MB/s, deflate pays for itself
 const SAVE_EVERY_MS = 40;
-// On the machine itself the link is never the bottleneck: deflate would only add
-// kernel and browser work, so "auto" sends raw values there without measuring.
+// "auto" switches to deflate below this link throughput (bytes per ms, kernel time
+// excluded). Deflate costs ~1 s of kernel CPU per 150 MB and halves the bytes: it pays
+// below ~25 MB/s on a remote link. On loopback the link is the machine itself, and a
+// busy 2-core machine reads 25-35 MB/s there while deflate would only add CPU work, so
+// only a throttled loopback (browser network emulation, ~12 MB/s) switches.
 const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
 const ON_LOOPBACK = LOOPBACK.has(globalThis.location?.hostname ?? "");
+const SLOW_LINK_BYTES_PER_MS = ON_LOOPBACK ? 15e3 : 25e3;
 
 /** @param {string} tag @param {string} cls @param {HTMLElement} [parent] */
 function h(tag, cls, parent) {
@@ -76,6 +79,20 @@ async function inflateShuffled(bytes, rawBytes) {
   return out;
 }
 
+/**
+ * The patient direction of a DICOM (LPS) direction cosine: "L", "AP"-style letters
+ * for every axis that contributes more than a quarter, strongest first.
+ * @param {number[]} v
+ */
+function direction(v) {
+  const letters = [["L", "R"], ["P", "A"], ["S", "I"]];
+  return [0, 1, 2]
+    .filter((k) => Math.abs(v[k]) > 0.25)
+    .sort((a, b) => Math.abs(v[b]) - Math.abs(v[a]))
+    .map((k) => letters[k][v[k] > 0 ? 0 : 1])
+    .join("");
+}
+
 function fmt(v, digits = 1) {
   return Number.isFinite(v) ? v.toFixed(digits).replace(/\.0+$/, "") : "-";
 }
@@ -97,6 +114,8 @@ function render({ model, el }) {
   const tr = h("div", "tfv-corner tfv-tr", stage);
   const bl = h("div", "tfv-corner tfv-bl", stage);
   const br = h("div", "tfv-corner tfv-br", stage);
+  // patient orientation at the edges of the image, as on a workstation (R/L, A/P, S/I)
+  const edges = ["left", "right", "top", "bottom"].map((side) => h("div", `tfv-orient tfv-orient-${side}`, stage));
   const legend = h("div", "tfv-legend", root);
   const sliderRow = h("div", "tfv-slider-row", root);
   const slider = /** @type {HTMLInputElement} */ (h("input", "tfv-slider", sliderRow));
@@ -145,7 +164,7 @@ function render({ model, el }) {
     requested: new Set(),
     /** @type {Map<number, {sent: number, kind: string}>} */ inflight: new Map(),
     nextId: 1, fullCount: 0, prevCount: 0,
-    encoding: "raw", lastArrival: 0, bwSamples: [], onLoopback: ON_LOOPBACK,
+    encoding: "raw", lastArrival: 0, bwSamples: [],
     index: 0, center: 0, width: 1, invert: false, zoom: 1, pan: [0, 0],
     lut: new Uint32Array(65536), lutKey: "", lut8: new Map(),
     imageData: /** @type {ImageData|null} */ (null),
@@ -334,6 +353,7 @@ function render({ model, el }) {
     ctx.fillStyle = "#000";
     ctx.fillRect(0, 0, canvas.width, canvas.height);
     ctx.imageSmoothingEnabled = S.zoom < 4;
+    ctx.imageSmoothingQuality = "high"; // thick-slice reformats and half-size previews stretch a lot
     ctx.drawImage(native, T.ox, T.oy, S.cols * T.sx, S.rows * T.sy);
     drawShapes(T);
     const now = performance.now();
@@ -401,6 +421,16 @@ function render({ model, el }) {
     return [0, 1, 2].map((k) => pos[k] + x * dx * o[k] + y * dy * o[3 + k]);
   }
 
+  function orientationMarks() {
+    const o = get("geometry").orientation || [];
+    const ok = o.length === 6 && o.every(Number.isFinite);
+    const row = o.slice(0, 3), col = o.slice(3, 6);
+    const neg = (v) => v.map((c) => -c);
+    const text = ok ? [direction(neg(row)), direction(row), direction(neg(col)), direction(col)] : ["", "", "", ""];
+    edges.forEach((node, k) => { node.textContent = text[k]; });
+    root.dataset.orientation = text.join(",");
+  }
+
   // ---------------------------------------------------------------- streaming
   function resetStack() {
     const [n, rows, cols] = get("shape");
@@ -418,6 +448,7 @@ function render({ model, el }) {
     S.fullCount = 0; S.prevCount = 0; S.drawn = ""; S.lutKey = "";
     S.index = Math.max(0, Math.min(n - 1, get("index")));
     S.stats.scrollable = null; S.stats.full = null;
+    orientationMarks();
     paint();
     pump();
   }
@@ -540,7 +571,7 @@ function render({ model, el }) {
     if (req && msg.kind === "full" && msg.encoding === "raw" && bytes.length > 1e6) {
       const dt = arrived - Math.max(req.sent, S.lastArrival) - (Number(msg.ms) || 0);
       S.bwSamples.push(bytes.length / Math.max(dt, 1));
-      if (S.bwSamples.length >= 2 && get("transfer") === "auto" && S.encoding === "raw" && !S.onLoopback) {
+      if (S.bwSamples.length >= 2 && get("transfer") === "auto" && S.encoding === "raw") {
         const sorted = [...S.bwSamples].sort((a, b) => a - b);
         if (sorted[Math.floor(sorted.length / 2)] < SLOW_LINK_BYTES_PER_MS) S.encoding = "deflate";
       }

@@ -4,8 +4,10 @@ Every instance is one file, ``<root>/instances/<uid[-2:]>/<SOPInstanceUID>.dcm``
 written to a temporary name in the same folder and renamed into place, so a file
 under its final name is always complete: a download that stops half way leaves only
 a ``.part`` file, which :meth:`InstanceCache.clean` removes. Beside the instances the
-cache keeps, per series, the list of its SOP Instance UIDs (``series/<uid>.json``),
-so a series seen once opens again without asking the server (offline).
+cache keeps, per series, the list of its SOP Instance UIDs (``series/<uid>.json``)
+and, when the caller gives them, the slice headers it built from the server's
+metadata, so a series seen once opens again without asking the server (offline)
+and without reading the header of every file.
 
 Example
 -------
@@ -22,9 +24,10 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from teachingfiles.errors import RepositoryError, UsageError
@@ -64,6 +67,7 @@ class InstanceCache:
 
     def __init__(self, root: str | PathLike[str]) -> None:
         self.root = Path(root).expanduser()
+        self._made: set[Path] = set()  # folders known to exist (mkdir costs a syscall)
 
     @classmethod
     def default(cls, url: str) -> InstanceCache:
@@ -114,7 +118,9 @@ class InstanceCache:
     @contextlib.contextmanager
     def _writing(self, final: Path) -> Iterator[tempfile._TemporaryFileWrapper[bytes]]:
         try:
-            final.parent.mkdir(parents=True, exist_ok=True)
+            if final.parent not in self._made:
+                final.parent.mkdir(parents=True, exist_ok=True)
+                self._made.add(final.parent)
             fh = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, then renamed
                 dir=final.parent, prefix=f".{final.stem}.", suffix=_PART, delete=False
             )
@@ -148,21 +154,49 @@ class InstanceCache:
     def _series_file(self, series_uid: str) -> Path:
         return self.root / "series" / f"{_check_uid(series_uid, 'Series Instance UID')}.json"
 
-    def remember_series(self, study_uid: str, series_uid: str, sop_uids: Sequence[str]) -> None:
-        """Record which instances make up a series (so it can be opened offline)."""
+    def remember_series(
+        self,
+        study_uid: str,
+        series_uid: str,
+        sop_uids: Sequence[str],
+        headers: Sequence[Mapping[str, Any]] | None = None,
+    ) -> None:
+        """Record which instances make up a series (so it can be opened offline).
+
+        Parameters
+        ----------
+        headers
+            JSON-able facts per instance (e.g. the slice headers a volume needs),
+            handed back by :meth:`series_headers`.
+        """
         target = self._series_file(series_uid)
-        text = json.dumps({"study": study_uid, "series": series_uid, "instances": list(sop_uids)})
+        record: dict[str, Any] = {
+            "study": study_uid, "series": series_uid, "instances": list(sop_uids),
+        }  # fmt: skip
+        if headers is not None:
+            record["headers"] = [dict(h) for h in headers]
         with self._writing(target) as fh:
-            fh.write(text.encode())
+            fh.write(json.dumps(record).encode())
+
+    def _series_record(self, series_uid: str) -> dict[str, Any] | None:
+        try:
+            raw = json.loads(self._series_file(series_uid).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return raw if isinstance(raw, dict) else None
 
     def series_instances(self, series_uid: str) -> list[str] | None:
         """Return the SOP Instance UIDs recorded for a series, or ``None`` if it was never seen."""
-        target = self._series_file(series_uid)
-        try:
-            raw = json.loads(target.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        raw = self._series_record(series_uid)
+        return None if raw is None else [str(u) for u in raw.get("instances", [])]
+
+    def series_headers(self, series_uid: str) -> list[dict[str, Any]] | None:
+        """Return the headers recorded with a series, or ``None`` if none were."""
+        raw = self._series_record(series_uid)
+        headers = None if raw is None else raw.get("headers")
+        if not isinstance(headers, list) or not all(isinstance(h, dict) for h in headers):
             return None
-        return [str(u) for u in raw.get("instances", [])]
+        return headers
 
     def complete_series(self, series_uid: str) -> list[Path] | None:
         """Paths of every instance of a series if all are cached, else ``None``."""

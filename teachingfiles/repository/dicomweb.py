@@ -10,8 +10,10 @@ connection errors and 429/5xx answers with exponential backoff; failures become
 Pulled instances land in an :class:`~teachingfiles.repository.cache.InstanceCache`
 keyed by SOP Instance UID, so opening a series a second time needs no network.
 :meth:`DicomwebSource.open_series` returns a
-:class:`~teachingfiles.dicom.volume.Volume` as soon as the series' metadata is in:
-slices download nearest the focus first and decode as they arrive.
+:class:`~teachingfiles.dicom.volume.Volume` as soon as the series' metadata is in;
+the whole series then arrives as one streamed multipart answer, each instance
+written to the cache and decoded as it lands, while the slice on screen (and any
+slice the viewer jumps to before the stream brings it) is fetched on its own.
 
 Example
 -------
@@ -26,22 +28,32 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
 import pydicom
-import requests
 from dicomweb_client import DICOMwebClient
 from pydicom.dataset import Dataset
 from tqdm.auto import tqdm
 
-from teachingfiles.errors import DicomError, NotFoundError, RepositoryError
-from teachingfiles.repository._download import SeriesDownload
+from teachingfiles.errors import DicomError, NotFoundError
+from teachingfiles.repository._download import (
+    SeriesDownload,
+    iter_parts,
+    multipart_boundary,
+    single_part,
+    sop_uid_of,
+)
 from teachingfiles.repository._http import check_url, http_errors, make_session
-from teachingfiles.repository._remote_volume import RemoteVolume, slice_header
+from teachingfiles.repository._remote_volume import (
+    RemoteVolume,
+    header_from_json,
+    header_from_record,
+    header_to_record,
+)
 from teachingfiles.repository.cache import InstanceCache
 
 __all__ = ["DicomwebSource", "RemoteSeries", "RemoteStudy", "StoreReport"]
@@ -51,6 +63,7 @@ _STUDY_FIELDS = ["StudyDescription", "ModalitiesInStudy", "NumberOfStudyRelatedS
 _SERIES_FIELDS = ["SeriesDescription", "SeriesNumber", "NumberOfSeriesRelatedInstances"]
 _PAGE = 1000  # QIDO-RS results per request (servers often cap at 1000)
 _DICOM_ACCEPT = 'multipart/related; type="application/dicom"; transfer-syntax=*'
+_CHUNK = 1 << 18  # bytes read at a time from a streamed answer
 
 
 def _value(attrs: Mapping[str, Any], tag: str) -> Any:
@@ -347,11 +360,16 @@ class DicomwebSource:
         NotFoundError
             If the server knows no such series.
         """
+        return [_dataset_from_json(a) for a in self._metadata_json(study_uid, series_uid)]
+
+    def _metadata_json(self, study_uid: str, series_uid: str) -> list[dict[str, Any]]:
         with self._errors():
-            found = self._client().retrieve_series_metadata(study_uid, series_uid)
+            found: list[dict[str, Any]] = self._client().retrieve_series_metadata(
+                study_uid, series_uid
+            )
         if not found:
             raise NotFoundError(f"{self.url}: series {series_uid} has no instances")
-        return [_dataset_from_json(a) for a in found]
+        return found
 
     def fetch_instance(self, study_uid: str, series_uid: str, sop_uid: str) -> bytes:
         """Retrieve the bytes of one instance as the server stores it (WADO-RS, no transcoding).
@@ -366,7 +384,27 @@ class DicomwebSource:
         with self._errors():
             response = session.get(url, headers={"Accept": _DICOM_ACCEPT}, timeout=self.timeout)
             response.raise_for_status()
-            return _single_part(response)
+            return single_part(response)
+
+    def _stream_series(self, study_uid: str, series_uid: str) -> Iterator[tuple[str, bytes]]:
+        """Retrieve a whole series in one request; yield ``(SOP UID, bytes)`` as each lands.
+
+        The multipart answer is read as it arrives (``iter_content``), so the first
+        instances are in the cache while the server is still sending the others.
+        """
+        url = f"{self.url}/studies/{study_uid}/series/{series_uid}"
+        session = self._client()._session
+        with self._errors():
+            response = session.get(
+                url, headers={"Accept": _DICOM_ACCEPT}, timeout=self.timeout, stream=True
+            )
+            with response:
+                response.raise_for_status()
+                boundary = multipart_boundary(response.headers.get("Content-Type", ""))
+                chunks = response.iter_content(_CHUNK)
+                parts = iter_parts(chunks, boundary, url) if boundary else chunks
+                for part in parts:
+                    yield sop_uid_of(part, url), part
 
     def retrieve_frames(
         self,
@@ -427,6 +465,7 @@ class DicomwebSource:
         *,
         focus: int | None = None,
         progress: bool,
+        stream: bool = False,
     ) -> SeriesDownload:
         return SeriesDownload(
             uids,
@@ -436,6 +475,7 @@ class DicomwebSource:
             workers=self.workers,
             progress=progress,
             description=f"series …{series_uid[-8:]}",
+            stream=(lambda: self._stream_series(study_uid, series_uid)) if stream else None,
         )
 
     def open_series(
@@ -450,10 +490,12 @@ class DicomwebSource:
         """Open a remote series as a :class:`~teachingfiles.dicom.volume.Volume`.
 
         Returns once the series' metadata is in (or at once when the series is
-        cached): slices download nearest ``near`` first (the middle by default)
-        and decode as they arrive. ``vol.slice(k)`` waits for slice ``k`` only;
-        ``vol.focus(k)`` moves the download to where the viewer is;
-        ``vol.wait()`` waits for all.
+        cached, asking the server nothing): the slice ``near`` (the middle by
+        default) is fetched on its own while the whole series streams in one
+        request; each instance decodes as it lands. ``vol.slice(k)`` waits for
+        slice ``k`` only (fetching it alone if the stream has not brought it);
+        ``vol.focus(k)`` does the same for where the viewer is; ``vol.wait()``
+        waits for all.
 
         Parameters
         ----------
@@ -464,18 +506,33 @@ class DicomwebSource:
         workers
             Decoding threads (default: CPUs, at most 4).
         """
-        cached = self.cache.complete_series(series_uid)
+        cached = self._open_cached(series_uid, workers)
         if cached is not None:  # offline, no request at all
-            return RemoteVolume.from_files(cached, workers=workers)
-        metadata = self.series_metadata(study_uid, series_uid)
-        headers = [slice_header(ds, self.cache) for ds in metadata]
+            return cached
+        metadata = self._metadata_json(study_uid, series_uid)
+        headers = [header_from_json(attrs, self.cache) for attrs in metadata]
         vol = RemoteVolume.from_headers(headers, workers=workers)
-        self.cache.remember_series(study_uid, series_uid, list(vol.sop_uids))
-        focus = vol.shape[0] // 2 if near is None else near
+        self.cache.remember_series(
+            study_uid, series_uid, list(vol.sop_uids), [header_to_record(h) for h in vol.headers]
+        )
+        focus = vol.shape[0] // 2 if near is None else near % vol.shape[0]
         download = self._download(
-            study_uid, series_uid, vol.sop_uids, focus=focus, progress=progress
+            study_uid, series_uid, vol.sop_uids, focus=focus, progress=progress, stream=True
         )
         vol.attach(download)
+        return vol
+
+    def _open_cached(self, series_uid: str, workers: int | None) -> RemoteVolume | None:
+        """Open a fully cached series from its recorded headers (no file header read)."""
+        paths = self.cache.complete_series(series_uid)
+        if paths is None:
+            return None
+        records = self.cache.series_headers(series_uid)
+        if records is None or len(records) != len(paths):  # cached by retrieve_series
+            return RemoteVolume.from_files(paths, workers=workers)
+        headers = [header_from_record(r, self.cache) for r in records]
+        vol = RemoteVolume.open([], headers=headers, workers=workers)
+        assert isinstance(vol, RemoteVolume)
         return vol
 
     # ------------------------------------------------------------------ STOW-RS
@@ -539,36 +596,3 @@ def _dataset_from_json(attrs: dict[str, Any]) -> Dataset:
     """Build a dataset from DICOM JSON, leaving out bulk data (pixel data stays on the server)."""
     kept = {k: v for k, v in attrs.items() if "BulkDataURI" not in v and "InlineBinary" not in v}
     return Dataset.from_json(kept)
-
-
-def _single_part(response: requests.Response) -> bytes:
-    """Cut out the body of a one-part ``multipart/related`` answer.
-
-    dicomweb-client's own decoder returns parsed datasets (re-encoding them would
-    cost time and change bytes); the cache keeps the server's bytes, so this cuts
-    the one part out by hand.
-    """
-    body = response.content
-    ctype = response.headers.get("Content-Type", "")
-    if not ctype.lower().startswith("multipart/"):
-        return body
-    boundary = next(
-        (
-            p.split("=", 1)[1].strip().strip('"')
-            for p in ctype.split(";")
-            if p.strip().lower().startswith("boundary=")
-        ),
-        None,
-    )
-    if boundary is None:
-        return body
-    marker = b"--" + boundary.encode()
-    start = body.find(marker)
-    head_end = body.find(b"\r\n\r\n", start)
-    end = body.find(b"\r\n" + marker, head_end + 4)
-    if start < 0 or head_end < 0 or end < 0:
-        raise RepositoryError(
-            f"{response.url}: a truncated multipart answer ({len(body)} bytes); the "
-            "connection was cut; run again to fetch the rest"
-        )
-    return body[head_end + 4 : end]

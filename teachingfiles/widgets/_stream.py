@@ -248,8 +248,10 @@ def encode_full(
     else:
         per_message = max(1, limit // slice_bytes)
         todo = [int(i) for i in indices]
-        for start in range(0, len(todo), per_message):
-            jobs.append(_group_job(source, todo[start : start + per_message], kind, encoding))
+        jobs.extend(
+            _group_job(source, todo[start : start + per_message], kind, encoding)
+            for start in range(0, len(todo), per_message)
+        )
     if encoding == "deflate":
         yield from _pipelined(jobs)
     else:  # copying raw values is quicker than handing them to a thread

@@ -69,6 +69,8 @@ def test_viewer_renders_the_slice_values_at_full_quality(viewer_page: ViewerPage
     assert z == NZ // 2
     check_slice_pixels(vp, z, "rendered_middle")
     assert "21 / 40" in vp.page.locator(".tfv-counter").text_content()
+    # patient orientation at the image edges: left, right, top, bottom
+    assert vp.page.locator(".tfv").get_attribute("data-orientation") == "R,L,A,P"
 
 
 def test_keys_and_wheel_scroll_and_python_sees_the_slice(viewer_page: ViewerPage) -> None:
@@ -187,6 +189,7 @@ def test_coronal_view_switch_streams_the_reformat(viewer_page: ViewerPage) -> No
     vp.wait_dataset("full", str(NY))
     assert vp.page.locator(".tfv-counter").text_content() == f"{NY // 2 + 1} / {NY}"
     vp.screenshot("coronal")
+    assert vp.page.locator(".tfv").get_attribute("data-orientation") == "R,L,S,I"
     vp.page.keyboard.press("a")
     vp.wait_python("s.view === 'axial'")
     vp.wait_dataset("full", str(NZ))

@@ -78,7 +78,9 @@ def test_viewer_renders_the_middle_slice_in_jupyter(jupyter_page: ViewerPage) ->
     for by in range(NY // BLOCK):
         for bx in range(NX // BLOCK):
             y, x = by * BLOCK + BLOCK // 2, bx * BLOCK + BLOCK // 2
-            want = np.floor(np.clip((block_value(z, y, x) - (center - width / 2)) / width * 255, 0, 255))
+            want = np.floor(
+                np.clip((block_value(z, y, x) - (center - width / 2)) / width * 255, 0, 255)
+            )
             got = shot[int(top + (y + 0.5) * h / NY), int(left + (x + 0.5) * w / NX)]
             assert np.all(np.abs(got.astype(float) - want) <= 3), (z, y, x, got, want)
     assert vp.page.locator(".tfv-error").is_hidden()

@@ -1,0 +1,176 @@
+"""``teachingfiles serve``: the dashboards (quiz, case library, gradebook) in Voila.
+
+Builds the demo repository on first use when no ``--repository`` is given (as
+``teachingfiles demo`` does: build when ``.complete`` is missing, then index),
+starts Voila on 127.0.0.1 with the dashboard notebooks and the offline
+``teachingfiles`` template, and prints one line with the address once the server
+answers. The repository and gradebook reach the dashboards through
+``TEACHINGFILES_REPOSITORY`` and ``TEACHINGFILES_GRADEBOOK``. Ctrl-C or SIGTERM
+stops Voila too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from teachingfiles.errors import UsageError
+
+__all__ = ["DASHBOARDS", "dashboards_dir", "register"]
+
+#: The dashboard notebooks, in the order the start line lists them.
+DASHBOARDS: tuple[str, ...] = ("quiz.ipynb", "library.ipynb", "gradebook.ipynb")
+
+
+def dashboards_dir() -> Path:
+    """Return the folder holding the dashboard notebooks.
+
+    An installed wheel carries them in ``teachingfiles/dashboards/notebooks``; a
+    source checkout has them in ``notebooks/dashboards``.
+
+    Raises
+    ------
+    UsageError
+        If neither folder holds the dashboards.
+    """
+    package = Path(__file__).resolve().parents[1]
+    for folder in (
+        package / "dashboards" / "notebooks",
+        package.parent / "notebooks" / "dashboards",
+    ):
+        if (folder / DASHBOARDS[0]).exists():
+            return folder
+    raise UsageError(
+        f"the dashboard notebooks are not installed (looked in {package}/dashboards/notebooks "
+        "and the source checkout's notebooks/dashboards); reinstall teachingfiles"
+    )
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``serve`` command to ``subparsers``."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "serve",
+        help="serve the quiz, case library and gradebook dashboards (Voila)",
+        description=(
+            "Start Voila on 127.0.0.1 with the dashboards. Without --repository the demo "
+            "repository is used (built on first use)."
+        ),
+    )
+    parser.add_argument(
+        "--repository",
+        metavar="PATH",
+        default=None,
+        help="the repository folder (default: the demo repository, built if missing)",
+    )
+    parser.add_argument(
+        "--gradebook",
+        metavar="URL",
+        default=None,
+        help="gradebook SQLAlchemy URL or SQLite path (default: $TEACHINGFILES_GRADEBOOK or "
+        "gradebook.sqlite beside the demo); postgresql+psycopg://... for many learners",
+    )
+    parser.add_argument(
+        "--port", type=int, default=0, metavar="N", help="port (default: a free one)"
+    )
+    parser.add_argument("--no-browser", action="store_true", help="do not open a web browser")
+    parser.set_defaults(func=_serve)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _repository(given: str | None) -> Path:
+    from teachingfiles.dashboards import ensure_demo
+
+    if given is None:
+        print("Preparing the demo repository (built once) ...", flush=True)
+        return ensure_demo().resolve()
+    if "://" in given:
+        raise UsageError(
+            f"--repository {given}: the dashboards read a local folder; pull from a "
+            "DICOMweb server first with 'teachingfiles pull URL DIR', then serve DIR"
+        )
+    root = Path(given).expanduser().resolve()
+    if not root.is_dir():
+        raise UsageError(f"--repository {root}: not a folder; give a repository folder")
+    from teachingfiles.repository import Repository
+
+    Repository.open(root).close()  # index a folder that has no catalog yet
+    return root
+
+
+def _wait(url: str, proc: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise UsageError(f"Voila exited with status {proc.returncode}; see its output above")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)  # polling the port: the condition is the HTTP answer
+    raise UsageError(f"Voila did not answer {url} within {timeout:g} s")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from teachingfiles.dashboards import ENV_GRADEBOOK, ENV_REPOSITORY, TEMPLATE, gradebook_url
+    from teachingfiles.dashboards import jupyter_path as template_path
+
+    folder = dashboards_dir()
+    root = _repository(args.repository)
+    gradebook = args.gradebook or gradebook_url()
+    port = args.port or _free_port()
+    env = {
+        **os.environ,
+        ENV_REPOSITORY: str(root),
+        ENV_GRADEBOOK: gradebook,
+        "JUPYTER_PATH": os.pathsep.join(
+            p for p in (str(template_path()), os.environ.get("JUPYTER_PATH", "")) if p
+        ),
+    }
+    cmd = [
+        sys.executable, "-m", "voila", str(folder), "--no-browser", f"--port={port}",
+        "--Voila.ip=127.0.0.1", "--ServerApp.ip=127.0.0.1", f"--template={TEMPLATE}",
+        "--show_tracebacks=False",
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=folder, env=env)
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait(f"{base}/voila/tree", proc)
+        print(f"Dashboards at {base}/voila/tree (Ctrl-C to stop)", flush=True)
+        for name in DASHBOARDS:
+            print(f"  {base}/voila/render/{name}", flush=True)
+        if not args.no_browser:
+            import webbrowser
+
+            webbrowser.open(f"{base}/voila/tree")
+        return proc.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

@@ -1,0 +1,56 @@
+"""Small pieces the dashboards share: the stylesheet, HTML tables, figures as images."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections.abc import Sequence
+from importlib.resources import files
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets  # type: ignore[import-untyped]
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["figure_html", "html_table", "message", "style", "stylesheet"]
+
+
+def stylesheet() -> str:
+    """Return the dashboards' CSS (``teachingfiles/dashboards/style.css``): light and dark."""
+    return files("teachingfiles.dashboards").joinpath("style.css").read_text(encoding="utf-8")
+
+
+def style() -> Any:
+    """Return an (invisible) widget that puts the stylesheet on the page; display it first."""
+    return ipywidgets.HTML(f"<style>{stylesheet()}</style>", layout=ipywidgets.Layout(height="0"))
+
+
+def html_table(header: Sequence[str], rows: Sequence[Sequence[Any]], numeric: int = 1) -> str:
+    """Return an HTML table; columns from index ``numeric`` on are right-aligned numbers."""
+
+    def cell(tag: str, i: int, value: Any) -> str:
+        cls = ' class="num"' if i >= numeric else ""
+        return f"<{tag}{cls}>{html.escape(str(value))}</{tag}>"
+
+    head = "".join(cell("th", i, h) for i, h in enumerate(header))
+    body = "".join(
+        "<tr>" + "".join(cell("td", i, v) for i, v in enumerate(row)) + "</tr>" for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def figure_html(fig: Figure, alt: str) -> str:
+    """Return a matplotlib figure as an inline PNG ``<img>`` (no file, nothing fetched)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=96)
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return (
+        f'<img alt="{html.escape(alt)}" style="max-width:100%" src="data:image/png;base64,{data}">'
+    )
+
+
+def message(text: str, kind: str = "muted") -> str:
+    """Return a status line in the dashboards' colours (muted, good, warn, bad)."""
+    return f'<div class="tfd-{kind}">{html.escape(text)}</div>'

@@ -1,0 +1,86 @@
+"""The Binder files agree with pyproject.toml, and the JupyterHub example is valid Python."""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import shlex
+import tomllib
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+BINDER = ROOT / "binder"
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[\s\[<>=!~;]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def _requirements() -> dict[str, str]:
+    lines = (BINDER / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    reqs = [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+    return {_name(r): r for r in reqs}
+
+
+def test_binder_requirements_list_every_dependency_as_pyproject_pins_it() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    reqs = _requirements()
+    for dep in project["dependencies"]:
+        assert _name(dep) in reqs, f"binder/requirements.txt lacks {dep!r}"
+        assert reqs[_name(dep)].replace(" ", "") == dep.replace(" ", ""), dep
+    extra = set(reqs) - {_name(d) for d in project["dependencies"]}
+    allowed = {_name(d) for d in project["optional-dependencies"]["postgresql"]}
+    assert extra <= allowed, f"binder installs packages pyproject does not name: {extra}"
+
+
+def _commands() -> list[list[str]]:
+    text = (BINDER / "postBuild").read_text(encoding="utf-8")
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+    return [shlex.split(ln) for ln in lines]
+
+
+def test_postbuild_installs_the_package_and_builds_the_demo() -> None:
+    path = BINDER / "postBuild"
+    assert path.read_text(encoding="utf-8").startswith("#!/bin/bash\n")
+    assert os.access(path, os.X_OK), "binder/postBuild must be executable"
+    commands = _commands()
+    assert ["set", "-euo", "pipefail"] in commands
+    installs = [c for c in commands if c[:4] == ["python", "-m", "pip", "install"]]
+    assert installs and installs[0][-1] == ".", "postBuild must install the package itself"
+    builds = [c for c in commands if c[:3] == ["teachingfiles", "demo", "build"]]
+    assert len(builds) == 1
+    assert "teachingfiles/demo-repository" in builds[0][3]
+    assert commands.index(installs[0]) < commands.index(builds[0])
+    assert ["teachingfiles", "demo"] in commands  # indexes the demo after building it
+
+
+class _Config:
+    """Stands in for the traitlets config object: records ``c.Section.option = value``."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, dict[str, Any]] = {}
+
+    def __getattr__(self, section: str) -> Any:
+        values = self.values.setdefault(section, {})
+
+        class Section:
+            def __setattr__(self, option: str, value: Any) -> None:
+                values[option] = value
+
+        return Section()
+
+
+def test_jupyterhub_example_compiles_and_configures_the_dashboards() -> None:
+    path = BINDER / "jupyterhub_config.py"
+    source = path.read_text(encoding="utf-8")
+    code = compile(ast.parse(source, str(path)), str(path), "exec")
+    config = _Config()
+    exec(code, {"get_config": lambda: config})
+    spawner = config.values["Spawner"]
+    assert spawner["default_url"] == "/voila/render/quiz.ipynb"
+    env = spawner["environment"]
+    assert env["TEACHINGFILES_GRADEBOOK"].startswith("postgresql+psycopg://")
+    assert {"TEACHINGFILES_REPOSITORY", "JUPYTER_PATH"} <= set(env)
+    assert "--VoilaConfiguration.template=teachingfiles" in spawner["args"]
