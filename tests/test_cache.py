@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from teachingfiles.dicom.volume import SliceHeader
 from teachingfiles.errors import RepositoryError, UsageError
-from teachingfiles.repository._download import SeriesDownload
+from teachingfiles.repository._download import SeriesDownload, iter_parts, multipart_boundary
+from teachingfiles.repository._remote_volume import header_from_record, header_to_record
 from teachingfiles.repository.cache import CACHE_ENV, InstanceCache, default_cache_root
 
 UIDS = [f"1.2.826.0.1.3680043.8.498.{k}" for k in range(1, 12)]
@@ -112,3 +115,92 @@ def test_failed_download_keeps_complete_instances_and_a_rerun_fetches_only_the_r
     assert len(again.wait(timeout=10)) == len(UIDS)
     again.stop()
     assert sorted(calls) == sorted([UIDS[3], UIDS[5]])
+
+
+def _multipart(parts: list[bytes], boundary: bytes) -> bytes:
+    body = b"".join(
+        b"--" + boundary + b"\r\nContent-Type: application/dicom\r\n\r\n" + p + b"\r\n"
+        for p in parts
+    )
+    return body + b"--" + boundary + b"--\r\n"
+
+
+def test_iter_parts_splits_a_multipart_body_fed_in_pieces_of_any_size() -> None:
+    boundary = b"a1b2c3"
+    parts = [b"DICM" + bytes(range(256)) * 3, b"", b"\r\n--a1b2c\r\nnot a boundary", b"x"]
+    body = _multipart(parts, boundary)
+    assert (
+        multipart_boundary(
+            f'multipart/related; type="application/dicom"; boundary="{boundary.decode()}"'
+        )
+        == boundary
+    )
+    assert multipart_boundary("application/dicom") is None
+    for size in (1, 2, 7, 64, len(body)):
+        chunks = [body[i : i + size] for i in range(0, len(body), size)]
+        assert list(iter_parts(chunks, boundary, "http://x")) == parts, size
+
+
+def test_iter_parts_says_when_the_answer_was_cut() -> None:
+    body = _multipart([b"first", b"second"], b"bb")
+    cut = body[: body.index(b"second") + 3]
+    got: list[bytes] = []
+    with pytest.raises(RepositoryError, match=r"http://x: the multipart answer ended before"):
+        got.extend(iter_parts([cut], b"bb", "http://x"))
+    assert got == [b"first"]  # what arrived whole is handed out
+
+
+def test_stream_brings_the_series_after_the_slice_on_screen_which_comes_alone(
+    tmp_path: Path,
+) -> None:
+    uids = UIDS[:7]
+    events: list[str] = []
+
+    def fetch(uid: str) -> bytes:
+        events.append(f"fetch {uids.index(uid)}")
+        return uid.encode()
+
+    def stream() -> Iterator[tuple[str, bytes]]:
+        events.append("stream")
+        for uid in reversed(uids):
+            yield uid, uid.encode()
+
+    d = SeriesDownload(uids, fetch, InstanceCache(tmp_path), focus=4, workers=2, stream=stream)
+    paths = d.wait(timeout=10)
+    d.stop()
+    assert events == ["fetch 4", "stream"]
+    assert [p.read_bytes() for p in paths] == [u.encode() for u in uids]
+    assert d.stream_error is None
+
+
+def test_instances_the_stream_left_out_or_lost_are_fetched_one_by_one(tmp_path: Path) -> None:
+    fetched: list[int] = []
+
+    def fetch(uid: str) -> bytes:
+        fetched.append(UIDS.index(uid))
+        return uid.encode()
+
+    def broken() -> Iterator[tuple[str, bytes]]:
+        yield UIDS[0], UIDS[0].encode()
+        yield "1.2.3.999", b"not one of ours"
+        raise RepositoryError("http://x: the multipart answer ended before its closing boundary")
+
+    d = SeriesDownload(UIDS, fetch, InstanceCache(tmp_path), focus=5, workers=1, stream=broken)
+    paths = d.wait(timeout=10)
+    d.stop()
+    assert [p.read_bytes() for p in paths] == [u.encode() for u in UIDS]
+    assert isinstance(d.stream_error, RepositoryError)
+    assert sorted(fetched) == list(range(1, len(UIDS)))  # everything but what streamed
+    assert fetched[0] == 5  # the slice on screen first
+
+
+def test_series_headers_are_kept_with_the_series_list(tmp_path: Path) -> None:
+    cache = InstanceCache(tmp_path)
+    header = SliceHeader(UIDS[0], 512, 512, position=(0.0, 0.0, 1.5), slope=1.0, intercept=-1024.0)
+    cache.remember_series(UIDS[9], UIDS[10], UIDS[:1], [header_to_record(header)])
+    records = cache.series_headers(UIDS[10])
+    assert records is not None
+    back = header_from_record(records[0], cache)
+    assert back == SliceHeader(**{**header.__dict__, "path": str(cache.path(UIDS[0]))})
+    cache.remember_series(UIDS[9], UIDS[10], UIDS[:1])
+    assert cache.series_headers(UIDS[10]) is None

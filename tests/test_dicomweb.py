@@ -90,10 +90,45 @@ def test_open_series_streams_a_volume_equal_to_the_folders(
             assert vol.sop_uids == local.sop_uids
     finally:
         vol.close()
-    # the second open needs no server: the same cache behind a dead URL
+    # the second open needs no server: the same cache behind a dead URL, and reads
+    # the slice headers kept with the series instead of every file's header
+    assert src.cache.series_headers(series.series_uid) is not None
     offline = DicomwebSource("http://127.0.0.1:9/dicom-web", cache=src.cache)
     with offline.open_series(study.study_uid, series.series_uid) as again:
         assert np.array_equal(again.wait(), vol.wait())
+        assert again.sop_uids == vol.sop_uids
+        assert np.array_equal(again.affine, vol.affine)
+
+
+def test_series_streams_in_one_request_with_the_servers_bytes(
+    server: Orthanc, folder: Repository, tmp_path: Path
+) -> None:
+    study = folder.studies(collection="DEMO-RICORD-1A")[0]
+    series = folder.series(study.study_uid)[0]
+    by_uid = {i.sop_instance_uid: i.path for i in folder.instances(series.series_uid)}
+    got = dict(source(server, tmp_path)._stream_series(study.study_uid, series.series_uid))
+    assert got.keys() == by_uid.keys()
+    assert all(data == by_uid[uid].read_bytes() for uid, data in got.items())
+
+
+def test_a_slice_far_from_the_focus_is_fetched_alone_when_asked_for(
+    server: Orthanc, folder: Repository, tmp_path: Path
+) -> None:
+    study = folder.studies(collection="DEMO-RICORD-1A")[0]
+    series = folder.series(study.study_uid)[0]
+    files = [i.path for i in folder.instances(series.series_uid)]
+    vol = source(server, tmp_path).open_series(
+        study.study_uid, series.series_uid, near=0, progress=False
+    )
+    try:
+        with Volume.open(files) as local:
+            last = vol.shape[0] - 1
+            vol.focus(last)
+            assert np.array_equal(vol.slice(last), local.slice(last))
+            assert np.array_equal(vol.wait(timeout=60), local.wait())
+        assert not vol.downloading
+    finally:
+        vol.close()
 
 
 def test_retrieve_series_caches_the_servers_bytes(
