@@ -76,18 +76,10 @@ def test_teaching_set_resolves_and_scores_the_same_on_orthanc_as_on_the_folder(
 ) -> None:
     ts = TeachingSet.from_yaml(demo_root / SET)
     with Repository.open(demo_root) as folder, Repository.open(pulled) as remote:
-        on_folder, on_orthanc = resolve(ts, folder), resolve(ts, remote, strict=False)
-    # Known gap (reported to the lead): DICOM has no collection attribute, and the
-    # two real pydicom-data images carry none of TCIA's private ProjectName either,
-    # so the pull names their collection after the source ('DICOMWEB') while the
-    # manifest pins 'PYDICOM-DATA'. Every other case resolves without a problem.
-    assert [p.field for p in on_orthanc.problems] == [
-        "cases[17].collection",
-        "cases[18].collection",
-    ]
-    assert all(
-        "collection is 'DICOMWEB', not 'PYDICOM-DATA'" in str(p) for p in on_orthanc.problems
-    )
+        on_folder, on_orthanc = resolve(ts, folder), resolve(ts, remote)
+    # The two real pydicom-data studies carry no collection tag, so the pull names
+    # their collection after the source; the study UIDs still resolve them.
+    assert not on_orthanc.problems
     assert [q.id for q in on_orthanc.questions] == [q.id for q in on_folder.questions]
     scored: dict[QuestionKind, list[float]] = {}
     for mine, theirs in zip(on_orthanc.questions, on_folder.questions, strict=True):
@@ -108,7 +100,7 @@ def test_case_view_opens_a_case_from_the_pulled_repository(demo_root: Path, pull
 
     ts = TeachingSet.from_yaml(demo_root / SET)
     with Repository.open(pulled) as remote:
-        quiz = resolve(ts, remote, strict=False)  # see the known gap above
+        quiz = resolve(ts, remote)
         case = next(iter(quiz.cases.values()))
         view = CaseView(case, remote)
         assert view.viewer is not None

@@ -193,17 +193,17 @@ def _resolve_case(
             )
         )
         return case
-    for key, wanted, found in (
-        ("patient", case.patient_id, study.patient_id),
-        ("collection", case.collection, study.collection),
-    ):
-        if wanted and found and wanted != found:
-            problems.append(
-                ts.error(
-                    (*where, key),
-                    f"case {case.id!r}: the study's {key} is {found!r}, not {wanted!r}",
-                )
+    # The StudyInstanceUID is what identifies the study; the collection is where it
+    # was published and is lost when the same study comes from a PACS over DICOMweb
+    # (DICOM has no collection attribute), so only a different patient is a problem.
+    if case.patient_id and study.patient_id and case.patient_id != study.patient_id:
+        problems.append(
+            ts.error(
+                (*where, "patient"),
+                f"case {case.id!r}: the study's patient is {study.patient_id!r}, "
+                f"not {case.patient_id!r}",
             )
+        )
     series_ids = {s.series_uid for s in source.series(case.study_uid)}
     _check_key_images(ts, index, case, source, series_ids, problems)
     return case.with_reads(_reader_calls(source.reader_labels(case.study_uid)))
