@@ -11,9 +11,10 @@ from __future__ import annotations
 import functools
 import multiprocessing
 import os
+import sqlite3
 import stat as stat_module
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,10 +61,20 @@ def walk(root: Path) -> list[FileStat]:
 
     Symbolic links to files are followed, links to folders are not. Each folder is
     opened once and its files are stat'ed relative to it (``dir_fd``), which is
-    cheaper than resolving every full path; a re-index of an unchanged tree is
-    mostly this walk.
+    cheaper than resolving every full path.
+    """
+    return _walk(root, {})[0]
+
+
+def _walk(root: Path, known: Mapping[str, tuple[int, int, str]]) -> tuple[list[FileStat], int]:
+    """Walk as :func:`walk` does, leaving out indexed files that have not changed.
+
+    A file the catalog ``known`` holds as an instance with the same size and
+    mtime_ns is only counted: a re-index of an unchanged tree is mostly this walk,
+    so it builds nothing for such files. Returns the other files and that count.
     """
     out: list[FileStat] = []
+    same = 0
     stack = [(str(root), "")]
     is_regular = stat_module.S_ISREG
     while stack:
@@ -86,10 +97,20 @@ def walk(root: Path) -> list[FileStat]:
                     except OSError:
                         continue
                     if is_regular(st.st_mode):
-                        out.append(FileStat(prefix + name, st.st_size, st.st_mtime_ns))
+                        path = prefix + name
+                        old = known.get(path)
+                        if (
+                            old is not None
+                            and old[1] == st.st_mtime_ns
+                            and old[0] == st.st_size
+                            and old[2] == "instance"
+                        ):
+                            same += 1
+                            continue
+                        out.append(FileStat(path, st.st_size, st.st_mtime_ns))
         finally:
             os.close(fd)
-    return out
+    return out, same
 
 
 def _skip_kind(exc: DicomError) -> str:
@@ -279,13 +300,11 @@ def scan(
     dropped. Side files are merged again whenever one of them changed. Files in
     ``exclude`` (the catalog itself when it lies under the root) are left out.
     """
-    ft = cat.files
-    with engine.connect() as conn:
-        rows = conn.execute(select(ft.c.path, ft.c.size, ft.c.mtime_ns, ft.c.status)).all()
-    known = {path: (size, mtime, status) for path, size, mtime, status in rows}
+    known = _known_files(engine)
     skip = _excluded(root, exclude)
-    on_disk = [f for f in walk(root) if f.path not in skip]
-    plan = _compare(on_disk, known)
+    others, same = _walk(root, known)
+    on_disk = [f for f in others if f.path not in skip]
+    plan = _compare(on_disk, known, same, root)
     todo, side, side_changed = plan.todo, plan.side, plan.side_changed
     new, changed, unchanged, removed = plan.new, plan.changed, plan.unchanged, plan.removed
     stale = removed + [f.path for f in todo if f.path in known]
@@ -307,6 +326,28 @@ def scan(
             resolve_collections(conn)
         used = _side_files(conn)
     return ScanResult(new, changed, unchanged, len(removed), used, modified=True)
+
+
+def _known_files(engine: Engine) -> dict[str, tuple[int, int, str]]:
+    """Path -> (size, mtime_ns, status) of every file the catalog knows.
+
+    Read as plain tuples through a read-only connection of its own: building
+    SQLAlchemy rows for every file costs more than the query itself on a large
+    catalog, and a re-index of an unchanged tree is mostly this and the walk.
+    """
+    database = engine.url.database
+    ft = cat.files
+    query = select(ft.c.path, ft.c.size, ft.c.mtime_ns, ft.c.status)
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        with engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return {path: (size, mtime, status) for path, size, mtime, status in rows}
+    conn_ro = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    try:
+        cursor = conn_ro.execute(str(query.compile(dialect=engine.dialect)))
+        return {path: (size, mtime, status) for path, size, mtime, status in cursor}
+    finally:
+        conn_ro.close()
 
 
 def _excluded(root: Path, exclude: Sequence[Path]) -> set[str]:
@@ -331,16 +372,21 @@ class _Plan:
     removed: list[str] = field(default_factory=list)
 
 
-def _compare(on_disk: list[FileStat], known: dict[str, tuple[int, int, str]]) -> _Plan:
-    plan = _Plan()
-    seen: set[str] = set()
+def _compare(
+    on_disk: list[FileStat], known: dict[str, tuple[int, int, str]], unchanged: int, root: Path
+) -> _Plan:
+    """Plan the scan from the files that are not unchanged instances.
+
+    ``unchanged`` counts the unchanged instances :func:`_walk` left out; when the
+    catalog knows more files than were seen, the tree is walked again to name the
+    removed ones (rare, and only then).
+    """
+    plan = _Plan(unchanged=unchanged)
+    seen_known = unchanged
     for stat in on_disk:
-        seen.add(stat.path)
         old = known.get(stat.path)
+        seen_known += old is not None
         same = old is not None and old[0] == stat.size and old[1] == stat.mtime_ns
-        if same and old is not None and old[2] == "instance":  # the bulk of a re-index
-            plan.unchanged += 1
-            continue
         kind = side_kind(stat.path)
         if old is None:
             plan.new += 1
@@ -353,7 +399,9 @@ def _compare(on_disk: list[FileStat], known: dict[str, tuple[int, int, str]]) ->
             plan.side_changed |= not same
         elif not same:
             plan.todo.append(stat)
-    plan.removed = [p for p in known if p not in seen]
+    if seen_known < len(known):
+        seen = {f.path for f in walk(root)}
+        plan.removed = [p for p in known if p not in seen]
     plan.side_changed |= any(known[p][2] == "side" or side_kind(p) for p in plan.removed)
     return plan
 
