@@ -56,6 +56,10 @@ class ScanResult:
     modified: bool = True  # whether the catalog changed at all
 
 
+_Row = tuple[int, int, str, str, str | None]  # size, mtime_ns, status, path, kind
+_Known = dict[str, _Row]
+
+
 def walk(root: Path) -> list[FileStat]:
     """Every regular, non-hidden file under ``root``, with one ``stat`` each.
 
@@ -66,7 +70,7 @@ def walk(root: Path) -> list[FileStat]:
     return _walk(root, {})[0]
 
 
-def _walk(root: Path, known: Mapping[str, tuple[int, int, str]]) -> tuple[list[FileStat], int]:
+def _walk(root: Path, known: Mapping[str, _Row]) -> tuple[list[FileStat], int]:
     """Walk as :func:`walk` does, leaving out indexed files that have not changed.
 
     A file the catalog ``known`` holds as an instance with the same size and
@@ -312,11 +316,10 @@ def scan(
         with engine.begin() as conn:
             _drop(conn, stale)
     _read_all(engine, root, todo, workers=workers, progress=progress)
-    with engine.connect() as conn:
-        merge = side_changed or bool(side and not _side_recorded(conn))
-        if not (removed or todo or merge):  # nothing to write
-            used = _side_files(conn)
-            return ScanResult(new, changed, unchanged, 0, used, modified=False)
+    recorded = tuple((r[3], r[4] or "") for r in known.values() if r[2] == "side")
+    merge = side_changed or bool(side and not recorded)
+    if not (removed or todo or merge):  # nothing to write
+        return ScanResult(new, changed, unchanged, 0, recorded, modified=False)
     with engine.begin() as conn:
         if removed or todo:
             _prune(conn)
@@ -328,26 +331,29 @@ def scan(
     return ScanResult(new, changed, unchanged, len(removed), used, modified=True)
 
 
-def _known_files(engine: Engine) -> dict[str, tuple[int, int, str]]:
-    """Path -> (size, mtime_ns, status) of every file the catalog knows.
+def _known_files(engine: Engine) -> _Known:
+    """Path -> (size, mtime_ns, status, path, kind) of every file the catalog knows.
 
-    Read as plain tuples through a read-only connection of its own: building
-    SQLAlchemy rows for every file costs more than the query itself on a large
-    catalog, and a re-index of an unchanged tree is mostly this and the walk.
+    Read as the database's own row tuples through a read-only connection of its
+    own: building SQLAlchemy rows, or new tuples, for every file costs more than
+    the query itself on a large catalog, and a re-index of an unchanged tree is
+    mostly this and the walk.
     """
     database = engine.url.database
     ft = cat.files
-    query = select(ft.c.path, ft.c.size, ft.c.mtime_ns, ft.c.status)
+    query = select(ft.c.size, ft.c.mtime_ns, ft.c.status, ft.c.path, ft.c.kind)
     if engine.dialect.name != "sqlite" or not database or database == ":memory:":
         with engine.connect() as conn:
-            rows = conn.execute(query).all()
-        return {path: (size, mtime, status) for path, size, mtime, status in rows}
+            return {r[3]: (r[0], r[1], r[2], r[3], r[4]) for r in conn.execute(query)}
     conn_ro = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
     try:
-        cursor = conn_ro.execute(str(query.compile(dialect=engine.dialect)))
-        return {path: (size, mtime, status) for path, size, mtime, status in cursor}
+        rows: list[_Row] = conn_ro.execute(_KNOWN_SQL).fetchall()
     finally:
         conn_ro.close()
+    return {r[3]: r for r in rows}
+
+
+_KNOWN_SQL = f"SELECT size, mtime_ns, status, path, kind FROM {cat.files.name}"
 
 
 def _excluded(root: Path, exclude: Sequence[Path]) -> set[str]:
@@ -372,9 +378,7 @@ class _Plan:
     removed: list[str] = field(default_factory=list)
 
 
-def _compare(
-    on_disk: list[FileStat], known: dict[str, tuple[int, int, str]], unchanged: int, root: Path
-) -> _Plan:
+def _compare(on_disk: list[FileStat], known: _Known, unchanged: int, root: Path) -> _Plan:
     """Plan the scan from the files that are not unchanged instances.
 
     ``unchanged`` counts the unchanged instances :func:`_walk` left out; when the
@@ -410,13 +414,6 @@ def _side_files(conn: Connection) -> tuple[tuple[str, str], ...]:
     f = cat.files
     rows = conn.execute(select(f.c.path, f.c.kind).where(f.c.status == "side")).all()
     return tuple((p, k) for p, k in rows)
-
-
-def _side_recorded(conn: Connection) -> bool:
-    return (
-        conn.execute(select(cat.files.c.path).where(cat.files.c.status == "side")).first()
-        is not None
-    )
 
 
 def _merge(
