@@ -204,3 +204,52 @@ def test_series_headers_are_kept_with_the_series_list(tmp_path: Path) -> None:
     assert back == SliceHeader(**{**header.__dict__, "path": str(cache.path(UIDS[0]))})
     cache.remember_series(UIDS[9], UIDS[10], UIDS[:1])
     assert cache.series_headers(UIDS[10]) is None
+
+
+def test_sop_uid_of_reads_explicit_and_implicit_vr_alike(tmp_path: Path) -> None:
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+    from teachingfiles.repository._download import sop_uid_of
+
+    def encoded(syntax: str) -> bytes:
+        ds = Dataset()
+        ds.file_meta = FileMetaDataset()
+        ds.file_meta.TransferSyntaxUID = syntax
+        ds.file_meta.MediaStorageSOPInstanceUID = UIDS[3]
+        ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+        ds.SOPInstanceUID = UIDS[2]  # not the meta's: the dataset's own is read
+        path = tmp_path / f"{syntax}.dcm"
+        ds.save_as(path, enforce_file_format=True)
+        return path.read_bytes()
+
+    assert sop_uid_of(encoded(ExplicitVRLittleEndian), "http://x") == UIDS[2]  # fast path
+    assert sop_uid_of(encoded(ImplicitVRLittleEndian), "http://x") == UIDS[2]  # pydicom
+    with pytest.raises(RepositoryError, match="http://x: a part of the answer is not a DICOM"):
+        sop_uid_of(b"\0" * 128 + b"DICM" + b"junk", "http://x")
+
+
+def test_on_data_hands_over_each_streamed_instance_before_its_file(tmp_path: Path) -> None:
+    uids = UIDS[:5]
+    registered = threading.Event()
+    got: dict[int, bytes] = {}
+    cache = InstanceCache(tmp_path)
+
+    def fetch(uid: str) -> bytes:
+        registered.wait(10)  # the stream starts after this, the slice on screen
+        return uid.encode()
+
+    def stream() -> Iterator[tuple[str, bytes]]:
+        for uid in uids:
+            yield uid, uid.encode()
+
+    def on_data(k: int, data: bytes) -> None:
+        got[k] = data
+        assert cache.get(uids[k]) is None  # handed over before the file is written
+
+    d = SeriesDownload(uids, fetch, cache, focus=2, workers=1, stream=stream)
+    d.on_data(on_data)
+    registered.set()
+    d.wait(timeout=10)
+    d.stop()
+    assert got == {k: uids[k].encode() for k in (0, 1, 3, 4)}  # not 2: it came alone

@@ -40,6 +40,8 @@
 const MAX_INFLIGHT = 6; // requests the kernel has not finished answering
 const PREVIEWS_PER_REQUEST = 32;
 const FULL_CHUNKS_PER_REQUEST = 2; // fewer round trips; the kernel streams the chunks
+const PROBE_INFLIGHT = 2; // full-quality requests while "auto" is measuring the link
+const FULL_DURING_PREVIEW = 1; // full-quality requests in flight during the preview pass
 const SAVE_EVERY_MS = 40;
 // "auto" switches to deflate below this link throughput (bytes per ms, kernel time
 // excluded). Deflate costs ~1 s of kernel CPU per 150 MB and halves the bytes: it pays
@@ -465,26 +467,41 @@ function render({ model, el }) {
     return Math.max(3, Math.floor((get("memory_budget_mb") * 2 ** 20) / Math.max(1, S.sliceBytes)));
   }
   function nextRequest() {
-    const n = S.n;
-    const chunkBytes = get("chunk_mb") * 2 ** 20;
-    {
-      const limit = S.prevCount === 0 && S.inflight.size === 0 ? 3 : PREVIEWS_PER_REQUEST;
-      const take = [];
-      for (const i of around(S.index, n)) {
-        if (S.prev[i] || S.full[i] || S.jpeg[i] || S.requested.has(`p${i}`)) continue;
-        take.push(i);
-        if (take.length >= limit) break;
-      }
-      if (take.length) {
-        take.forEach((i) => S.requested.add(`p${i}`));
-        return { kind: "preview", slices: take, window: [S.center, S.width] };
-      }
+    // The preview pass is bound by JPEG decoding in the browser, which leaves the link
+    // idle: once the first previews are on screen, one full-quality request travels
+    // alongside them (FULL_DURING_PREVIEW), so the lossless values arrive sooner.
+    const fullInflight = [...S.inflight.values()].filter((r) => r.kind === "full").length;
+    const previewInflight = S.inflight.size - fullInflight;
+    const overlap = S.prevCount > 0 && previewInflight >= 2 && fullInflight < FULL_DURING_PREVIEW;
+    const first = overlap ? fullRequest(fullInflight) : null;
+    return first || previewRequest() || fullRequest(fullInflight);
+  }
+  function previewRequest() {
+    const limit = S.prevCount === 0 && S.inflight.size === 0 ? 3 : PREVIEWS_PER_REQUEST;
+    const take = [];
+    for (const i of around(S.index, S.n)) {
+      if (S.prev[i] || S.full[i] || S.jpeg[i] || S.requested.has(`p${i}`)) continue;
+      take.push(i);
+      if (take.length >= limit) break;
     }
+    if (!take.length) return null;
+    take.forEach((i) => S.requested.add(`p${i}`));
+    return { kind: "preview", slices: take, window: [S.center, S.width] };
+  }
+  /** @param {number} fullInflight  full-quality requests not yet answered */
+  function fullRequest(fullInflight) {
+    const chunkBytes = get("chunk_mb") * 2 ** 20;
+    const transfer = get("transfer");
+    // Until "auto" has measured the link, ask for one chunk at a time, at most
+    // PROBE_INFLIGHT requests: otherwise the first MAX_INFLIGHT x 2 chunks all travel
+    // raw, ~50 MB for a CT, before a slow link is noticed and deflate switched on.
+    const probing = transfer === "auto" && S.encoding === "raw" && S.bwSamples.length < 2 && chunkBytes > 1e6;
+    if (probing && fullInflight >= PROBE_INFLIGHT) return null;
+    const perChunk = (probing ? 1 : FULL_CHUNKS_PER_REQUEST) * Math.max(1, Math.floor(chunkBytes / S.sliceBytes));
     const cap = fullCap();
-    const perChunk = FULL_CHUNKS_PER_REQUEST * Math.max(1, Math.floor(chunkBytes / S.sliceBytes));
     const take = [];
     let seen = 0;
-    for (const i of around(S.index, n)) {
+    for (const i of around(S.index, S.n)) {
       if (++seen > cap) break;
       if (S.full[i] || S.requested.has(`f${i}`)) continue;
       take.push(i);
@@ -492,9 +509,7 @@ function render({ model, el }) {
     }
     if (!take.length) return null;
     take.forEach((i) => S.requested.add(`f${i}`));
-    const transfer = get("transfer");
-    const encoding = transfer === "auto" ? S.encoding : transfer;
-    return { kind: "full", slices: take, encoding };
+    return { kind: "full", slices: take, encoding: transfer === "auto" ? S.encoding : transfer };
   }
   function evict() {
     const cap = fullCap();

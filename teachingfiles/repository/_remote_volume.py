@@ -14,13 +14,18 @@ without reading a file header or asking the server.
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, fields
+from dataclasses import fields
+from io import BytesIO
 from os import PathLike
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from pydicom.dataset import Dataset
+from pydicom.pixels.utils import pixel_array
 
 from teachingfiles.dicom.volume import SliceHeader, Volume
 from teachingfiles.errors import InvalidDicomError
@@ -132,9 +137,16 @@ _RECORDED = tuple(f.name for f in fields(SliceHeader) if f.name not in ("path", 
 
 
 def header_to_record(header: SliceHeader) -> dict[str, Any]:
-    """Turn a header into plain JSON-able values (its path and dataset left out)."""
-    record = asdict(header)
-    return {name: record[name] for name in _RECORDED}
+    """Turn a header into plain JSON-able values (its path and dataset left out).
+
+    Read field by field: :func:`dataclasses.asdict` deep-copies every value
+    (~0.1 ms a header, on the path that opens a series).
+    """
+    record = {name: getattr(header, name) for name in _RECORDED}
+    for name in ("position", "orientation", "pixel_spacing"):
+        if record[name] is not None:
+            record[name] = list(record[name])
+    return record
 
 
 def header_from_record(record: Mapping[str, Any], cache: InstanceCache) -> SliceHeader:
@@ -144,6 +156,26 @@ def header_from_record(record: Mapping[str, Any], cache: InstanceCache) -> Slice
         if values.get(name) is not None:
             values[name] = tuple(values[name])
     return SliceHeader(**values, path=str(cache.path(str(record["sop_uid"]))))
+
+
+def _populated(empty: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """Return an array like ``empty`` whose memory is mapped now, not page by page later.
+
+    A fresh ``np.empty`` is faulted in one 4 KiB page at a time as decoded slices
+    are stored: ~0.8 ms a 512x512 slice, more while other threads allocate, on
+    the decoding threads. ``MAP_POPULATE`` maps it all in one system call (~20 ms
+    for 150 slices, the GIL released) while the first request is in flight.
+    Falls back to ``empty`` where the flag does not exist (not Linux).
+    """
+    flags = getattr(mmap, "MAP_POPULATE", None)
+    if flags is None or empty.nbytes == 0:
+        return empty
+    try:
+        memory = mmap.mmap(-1, empty.nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | flags)
+    except OSError:
+        return empty
+    out: npt.NDArray[Any] = np.frombuffer(memory, empty.dtype).reshape(empty.shape)
+    return out
 
 
 class RemoteVolume(Volume):
@@ -175,7 +207,13 @@ class RemoteVolume(Volume):
         return vol
 
     def attach(self, download: SeriesDownload) -> None:
-        """Decode each slice as ``download`` brings it in (in a small thread pool)."""
+        """Decode each slice as ``download`` brings it in (in a small thread pool).
+
+        Call it before any slice is decoded: it first maps the pixel array's
+        memory in one go (see :func:`_populated`), while the first request is in
+        flight.
+        """
+        self._data = _populated(self._data)
         self._download = download
         self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="tf-remote-decode")
         pool = self._pool
@@ -183,7 +221,37 @@ class RemoteVolume(Volume):
         def decode(k: int) -> None:
             pool.submit(self._load, k)
 
+        def decode_bytes(k: int, data: bytes) -> None:
+            pool.submit(self._load_bytes, k, data)
+
+        download.on_data(decode_bytes)
         download.on_arrival(decode)
+
+    def _load_bytes(self, k: int, data: bytes) -> None:
+        """Decode slice ``k`` from the bytes the stream brought, not waiting for its file.
+
+        On any failure the slice is left to :meth:`_load`, which decodes the
+        cached file once it is written and reports the error with its path.
+        """
+        with self._locks[k]:
+            if self._ready[k] or k in self._errors:
+                return
+            try:
+                stored = pixel_array(BytesIO(data))
+                if stored.ndim == 3:
+                    stored = stored[0]
+                if stored.dtype.byteorder not in ("=", "|"):
+                    stored = stored.astype(stored.dtype.newbyteorder("="))
+                if stored.shape != self.shape[1:]:
+                    return
+                self._store(k, stored, self.headers[k])
+            except Exception:  # pydicom raises many kinds: _load reports it, with the path
+                return
+            self._ready[k] = True
+        with self._count_lock:
+            self._done += 1
+            if self._done == self.shape[0]:
+                self._complete.set()
 
     @property
     def downloading(self) -> bool:
