@@ -73,12 +73,12 @@ async function inflateShuffled(bytes, rawBytes) {
   const shuffled = new Uint8Array(await new Response(stream).arrayBuffer());
   if (shuffled.length !== rawBytes) throw new Error(`inflated ${shuffled.length} bytes, expected ${rawBytes}`);
   const half = rawBytes / 2;
-  const out = new Uint8Array(rawBytes);
-  for (let i = 0; i < half; i++) {
-    out[2 * i] = shuffled[i];
-    out[2 * i + 1] = shuffled[half + i];
-  }
-  return out;
+  // one 16-bit store per value (typed arrays are little-endian on every browser
+  // platform, as the Int16Array views of the raw stream already assume)
+  const out = new Uint16Array(half);
+  const lo = shuffled.subarray(0, half), hi = shuffled.subarray(half);
+  for (let i = 0; i < half; i++) out[i] = lo[i] | (hi[i] << 8);
+  return new Uint8Array(out.buffer);
 }
 
 /**
