@@ -51,3 +51,19 @@ def test_console_script_runs_info_json():
     info = json.loads(proc.stdout)
     assert info["packages"]["pydicom"].startswith("3.")
     assert "pylibjpeg" in info["decoders"]["RLE Lossless"]
+
+
+def test_help_and_the_header_reader_load_no_heavy_modules():
+    # `teachingfiles --help` and the catalog's worker processes stay light: the image
+    # stack, the database layer and the HTTP clients load only when a command needs them.
+    code = (
+        "import sys, teachingfiles.dicom.headers\n"
+        "from teachingfiles.cli import build_parser\n"
+        "build_parser()\n"
+        "heavy = {'numpy', 'sqlalchemy', 'requests', 'dicomweb_client', 'matplotlib'}\n"
+        "print(sorted(heavy & set(sys.modules)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"

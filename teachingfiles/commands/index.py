@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from teachingfiles.repository import IndexReport, Repository
+if TYPE_CHECKING:  # the catalog (SQLAlchemy, pydicom) loads only when the command runs
+    from teachingfiles.repository import IndexReport
 
 __all__ = ["format_report", "register", "run"]
 
@@ -48,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         print("teachingfiles index: error: --workers must be 1 or more", file=sys.stderr)
         return 2
+    from teachingfiles.repository import Repository
+
     with Repository.open(args.dir, catalog=args.catalog, index=False) as repo:
         report = repo.index(progress=not args.no_progress, workers=args.workers)
     if args.json:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from teachingfiles.repository.dicomweb import DicomwebSource
-from teachingfiles.repository.pull import PullReport, pull_dicomweb, pull_tcia
-from teachingfiles.repository.tcia import NBIA_API, NbiaClient
+if TYPE_CHECKING:  # requests and dicomweb-client load only when the command runs
+    from teachingfiles.repository.dicomweb import DicomwebSource
+    from teachingfiles.repository.pull import PullReport
 
 __all__ = ["TOKEN_ENV", "register", "run"]
 
@@ -42,7 +42,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
     parser.add_argument("--retries", type=int, default=4, help="retries on 429/5xx/network")
     parser.add_argument(
-        "--api", default=NBIA_API, help="NBIA REST API root for .tcia manifests (v4)"
+        "--api",
+        default=None,
+        help="NBIA REST API root for .tcia manifests (v4; default: TCIA's public API)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
@@ -54,6 +56,10 @@ def _is_url(text: str) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     """Pull; print the report; 0 if every series arrived, 1 if some failed."""
+    from teachingfiles.repository.dicomweb import DicomwebSource
+    from teachingfiles.repository.pull import pull_dicomweb, pull_tcia
+    from teachingfiles.repository.tcia import NBIA_API, NbiaClient
+
     token = args.token or os.environ.get(TOKEN_ENV) or None
     progress = not args.no_progress
     if _is_url(args.source):
@@ -69,7 +75,9 @@ def run(args: argparse.Namespace) -> int:
             study_uid=args.study, progress=progress,
         )  # fmt: skip
     else:
-        client = NbiaClient(args.api, token=token, timeout=args.timeout, retries=args.retries)
+        client = NbiaClient(
+            args.api or NBIA_API, token=token, timeout=args.timeout, retries=args.retries
+        )
         report = pull_tcia(args.source, args.dest, client=client, progress=progress)
     print(report.format())
     return 1 if report.failed else 0

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from teachingfiles.commands.pull import TOKEN_ENV
-from teachingfiles.repository.dicomweb import DicomwebSource
 
 __all__ = ["register", "run"]
 
@@ -53,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"teachingfiles push: error: {root}: no .dcm files", file=sys.stderr)
         return 2
     token = args.token or os.environ.get(TOKEN_ENV) or None
+    from teachingfiles.repository.dicomweb import DicomwebSource  # requests: only now
+
     source = DicomwebSource(args.url, token=token, timeout=args.timeout)
     report = source.store(files, batch=args.batch, progress=not args.no_progress)
     print(f"Stored {report.stored} of {len(files)} instances at {source.url}")

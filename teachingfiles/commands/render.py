@@ -17,12 +17,13 @@ import sys
 import warnings
 from collections import Counter
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any
 
 from teachingfiles.errors import TeachingFilesWarning, UsageError
+
+if TYPE_CHECKING:  # numpy loads only when an image is rendered
+    import numpy as np
+    import numpy.typing as npt
 
 __all__ = ["register", "render"]
 
@@ -131,6 +132,7 @@ def render(args: argparse.Namespace) -> tuple[npt.NDArray[np.uint8], list[Any], 
 
 
 def _draw(pixels: npt.NDArray[np.uint8], drawn: list[Any], stretch: float) -> Any:
+    import numpy as np
     from PIL import Image, ImageDraw
 
     img = Image.fromarray(np.ascontiguousarray(pixels))  # uint8: "L" or "RGB"

@@ -13,7 +13,6 @@ import argparse
 import json
 from typing import Any
 
-from teachingfiles.cases.teaching_set import check_manifest
 from teachingfiles.errors import ManifestError, TeachingFilesError
 
 __all__ = ["register", "validate"]
@@ -38,6 +37,8 @@ def validate(path: str, repository: str | None = None) -> dict[str, Any]:
         ``valid``, ``cases``, ``questions``, ``kinds`` (count per question kind) and
         ``errors`` (each with ``path``, ``line``, ``field``, ``message``, ``text``).
     """
+    from teachingfiles.cases.teaching_set import check_manifest  # numpy, YAML: only now
+
     check = check_manifest(path)
     errors = list(check.errors)
     ts = check.teaching_set
