@@ -269,6 +269,16 @@ def _reader_calls(labels: Iterable[_ReaderLabel]) -> list[ReaderCall]:
     return [c for c in merged.values() if c.appearance or c.severity]
 
 
+def _no_truth(
+    ts: TeachingSet, where: tuple[str, int], q: Question, noun: str, field: str
+) -> ManifestError:
+    return ts.error(
+        where,
+        f"question {q.id!r}: no reference {noun}; the study has no readers' consensus "
+        f"and the case gives no '{field}' (add 'answer: <{noun}>')",
+    )
+
+
 def _resolve_key(
     ts: TeachingSet,
     index: int,
@@ -280,39 +290,25 @@ def _resolve_key(
     where = ("questions", index)
     reads = None if case is None else case.reads
     if q.kind is QuestionKind.CATEGORY:
+        # The truth: the question's own answer, else the readers' consensus, else the
+        # case's category (the same order for severity below).
         truth_a = (
             Appearance.parse(q.answers[0])
             if q.answers
-            else (reads.appearance if reads and reads.appearance else None)
-            or (case.category if case else None)
+            else (reads.appearance if reads else None) or (case.category if case else None)
         )
         if truth_a is None:
-            problems.append(
-                ts.error(
-                    where,
-                    f"question {q.id!r}: no reference category; the "
-                    "study has no readers' consensus and the case gives no "
-                    "'category' (add 'answer: <category>')",
-                )
-            )
+            problems.append(_no_truth(ts, where, q, "category", "category"))
             return None
         return AnswerKey(appearance=truth_a, reads=reads)
     if q.kind is QuestionKind.SEVERITY:
         truth_s = (
             Severity.parse(q.answers[0])
             if q.answers
-            else (reads.severity if reads and reads.severity else None)
-            or (case.severity if case else None)
+            else (reads.severity if reads else None) or (case.severity if case else None)
         )
         if truth_s is None:
-            problems.append(
-                ts.error(
-                    where,
-                    f"question {q.id!r}: no reference grade; the "
-                    "study has no readers' consensus and the case gives no "
-                    "'severity' (add 'answer: <grade>')",
-                )
-            )
+            problems.append(_no_truth(ts, where, q, "grade", "severity"))
             return None
         return AnswerKey(severity=truth_s, reads=reads)
     if q.kind in (QuestionKind.CLICK, QuestionKind.BOX):
