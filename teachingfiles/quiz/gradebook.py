@@ -49,7 +49,8 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 
 from teachingfiles.errors import NotFoundError, RepositoryError, UsageError
 from teachingfiles.quiz.spaced import ReviewItem, next_review
@@ -392,13 +393,11 @@ def _make_engine(url: str, echo: bool) -> Engine:
 
 
 def _safe_url(url: str) -> str:
-    """Return the URL with any password masked."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        user = creds.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}" if ":" in creds else url
-    return url
+    """Return the URL with any password masked (SQLAlchemy's own rendering)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:  # not a URL: a SQLite path
+        return url
 
 
 def _session(r: Any) -> SessionRecord:
