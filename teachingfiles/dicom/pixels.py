@@ -110,8 +110,8 @@ def read_dataset(source: PathType | Dataset, *, stop_before_pixels: bool = False
         if ds is not None:
             return ds
         raise InvalidDicomError(
-            f"not a DICOM file ({exc}); expected the 128-byte preamble and 'DICM' "
-            "followed by the file meta group",
+            "not a DICOM file: no 'DICM' marker after a 128-byte preamble, and it "
+            "does not read as a bare DICOM data set either",
             path=source,
         ) from exc
     except (OSError, EOFError, ValueError, KeyError, TypeError) as exc:
