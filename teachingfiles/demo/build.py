@@ -426,7 +426,7 @@ def _check_target(root: Path, force: bool) -> None:
     raise RepositoryError(
         f"{root}: the {what} and is not a teachingfiles demo repository (it has no "
         f"{DEMO_MARKER} file); choose a new or empty folder, or pass force=True "
-        "(--force on the command line) to replace it"
+        "(`teachingfiles demo build DIR --force`) to replace it"
     )
 
 
