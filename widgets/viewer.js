@@ -173,6 +173,7 @@ function render({ model, el }) {
     drawn: "", quality: "none", local: false,
     drag: /** @type {any} */ (null), draft: /** @type {number[][]} */ ([]),
     pointer: /** @type {number[]|null} */ (null),
+    /** @type {Map<number, any[]>} */ shapesBySlice: new Map(),
     stats: {
       render: t0, firstPaint: null, scrollable: null, full: null, bytes: 0, messages: 0, maxMessage: 0,
       kernelMs: 0, firstFull: null, browserMs: 0,
@@ -216,6 +217,18 @@ function render({ model, el }) {
       model.set("window_center", S.center);
       model.set("window_width", S.width);
       model.set("preset", preset);
+    } finally {
+      S.local = false;
+    }
+    paint();
+  }
+  function setZoomPan(zoom, pan) {
+    S.zoom = zoom;
+    S.pan = pan;
+    S.local = true; // the change event of "zoom" would read back the old pan
+    try {
+      model.set("zoom", zoom);
+      model.set("pan", pan);
     } finally {
       S.local = false;
     }
@@ -318,8 +331,7 @@ function render({ model, el }) {
   function drawShapes(T) {
     const dpr = window.devicePixelRatio || 1;
     ctx.lineWidth = 2 * dpr;
-    const here = get("view") === "axial" && get("show_overlay")
-      ? get("annotations").filter((a) => a.slice === S.index) : [];
+    const here = (get("view") === "axial" && get("show_overlay") && S.shapesBySlice.get(S.index)) || [];
     for (const a of here) traceShape(T, a.kind, a.points, a.color, true);
     if (S.draft.length) traceShape(T, get("mode") === "box" ? "box" : "polyline", S.draft, "#ffff00", false);
     root.dataset.shapes = String(here.length);
@@ -726,19 +738,28 @@ function render({ model, el }) {
     title.hidden = !get("title");
     legendUpdate();
   }
-  function legendUpdate() {
+  /** Group the annotations by slice (for drawing) and count them by label (legend). */
+  function indexShapes() {
+    S.shapesBySlice.clear();
     legend.textContent = "";
-    const anns = get("annotations");
-    legend.hidden = !anns.length || get("view") !== "axial";
-    const seen = new Map();
-    for (const a of anns) if (!seen.has(a.label)) seen.set(a.label, a.color);
-    for (const [label, color] of seen) {
+    const byLabel = new Map();
+    for (const a of get("annotations")) {
+      const onSlice = S.shapesBySlice.get(a.slice);
+      if (onSlice) onSlice.push(a);
+      else S.shapesBySlice.set(a.slice, [a]);
+      const seen = byLabel.get(a.label);
+      if (seen) seen.n++;
+      else byLabel.set(a.label, { color: a.color, n: 1 });
+    }
+    for (const [label, { color, n }] of byLabel) {
       const item = h("span", "tfv-legend-item", legend);
       const sw = h("span", "tfv-swatch", item);
       sw.style.background = color;
-      const n = anns.filter((a) => a.label === label);
-      h("span", "", item).textContent = `${label || "annotation"} (${n.length})`;
+      h("span", "", item).textContent = `${label || "annotation"} (${n})`;
     }
+  }
+  function legendUpdate() {
+    legend.hidden = !get("annotations").length || get("view") !== "axial";
     legend.classList.toggle("tfv-off", !get("show_overlay"));
   }
   function toggle(name) {
@@ -758,26 +779,21 @@ function render({ model, el }) {
     save(true);
   }
   function reset() {
-    S.zoom = 1;
-    S.pan = [0, 0];
-    model.set("zoom", 1);
-    model.set("pan", [0, 0]);
+    setZoomPan(1, [0, 0]);
     const p = get("presets")[0];
     if (p) setWindow(p.center, p.width, p.name);
     save(true);
-    paint();
   }
   function zoomBy(factor, cx, cy) {
     const before = cx === undefined ? null : toImage(cx, cy);
     S.zoom = Math.max(0.25, Math.min(32, S.zoom * factor));
+    let pan = S.pan;
     if (before) {
       const after = toImage(cx, cy);
-      S.pan = [S.pan[0] + after[0] - before[0], S.pan[1] + after[1] - before[1]];
+      pan = [pan[0] + after[0] - before[0], pan[1] + after[1] - before[1]];
     }
-    model.set("zoom", S.zoom);
-    model.set("pan", S.pan);
+    setZoomPan(S.zoom, pan);
     save();
-    paint();
   }
 
   // ---------------------------------------------------------------- input
@@ -788,13 +804,14 @@ function render({ model, el }) {
     const n = S.n;
     const page = Math.max(1, Math.round(n / 10));
     const k = e.key;
+    const go = (i) => setIndex(i, e.repeat); // a held key syncs Python at most every SAVE_EVERY_MS
     let handled = true;
-    if (k === "ArrowDown" || k === "ArrowRight") setIndex(S.index + 1);
-    else if (k === "ArrowUp" || k === "ArrowLeft") setIndex(S.index - 1);
-    else if (k === "PageDown") setIndex(S.index + page);
-    else if (k === "PageUp") setIndex(S.index - page);
-    else if (k === "Home") setIndex(0);
-    else if (k === "End") setIndex(n - 1);
+    if (k === "ArrowDown" || k === "ArrowRight") go(S.index + 1);
+    else if (k === "ArrowUp" || k === "ArrowLeft") go(S.index - 1);
+    else if (k === "PageDown") go(S.index + page);
+    else if (k === "PageUp") go(S.index - page);
+    else if (k === "Home") go(0);
+    else if (k === "End") go(n - 1);
     else if (k === "+" || k === "=") zoomBy(1.25);
     else if (k === "-" || k === "_") zoomBy(0.8);
     else if (k === "r" || k === "0") reset();
@@ -814,7 +831,9 @@ function render({ model, el }) {
     if (handled) e.preventDefault();
   });
   root.addEventListener("keydown", onKey);
-  slider.addEventListener("input", guard(() => setIndex(Number(slider.value))));
+  // dragging the slider fires an input per pixel: sync Python throttled, and at the end
+  slider.addEventListener("input", guard(() => setIndex(Number(slider.value), true)));
+  slider.addEventListener("change", guard(() => save(true)));
 
   let wheelAcc = 0;
   stage.addEventListener("wheel", guard((e) => {
@@ -873,10 +892,8 @@ function render({ model, el }) {
       const r = canvas.getBoundingClientRect();
       const T = transform();
       const dpr = canvas.width / Math.max(1, r.width);
-      S.pan = [d.pan[0] + (dx * dpr) / T.sx, d.pan[1] + (dy * dpr) / T.sy];
-      model.set("pan", S.pan);
+      setZoomPan(S.zoom, [d.pan[0] + (dx * dpr) / T.sx, d.pan[1] + (dy * dpr) / T.sy]);
       save();
-      paint();
     } else if (d.kind === "box") {
       S.draft[1] = S.pointer;
       paint();
@@ -956,7 +973,13 @@ function render({ model, el }) {
       syncToolbar();
     }),
     on("preset", syncToolbar),
-    on("zoom pan", () => { S.zoom = get("zoom"); S.pan = [...get("pan")]; paint(); }),
+    on("zoom pan", () => {
+      if (S.local) return;
+      S.zoom = get("zoom");
+      S.pan = [...get("pan")];
+      paint();
+    }),
+    on("annotations", indexShapes),
     on("show_overlay annotations view title", () => { syncToolbar(); paint(); }),
     on("presets views", buildToolbar),
     on("playing fps", cineState),
@@ -975,6 +998,7 @@ function render({ model, el }) {
     S.invert = get("invert");
     S.zoom = get("zoom");
     S.pan = [...get("pan")];
+    indexShapes();
     buildToolbar();
     if (get("error")) { errorBox.hidden = false; errorBox.textContent = `Viewer error: ${get("error")}`; }
     resetStack();

@@ -191,11 +191,12 @@ class StackViewer(anywidget.AnyWidget):
             {"name": str(name), "center": float(c), "width": float(w)}
             for name, (c, w) in dict(getattr(self._axial, "windows", {}) or {}).items()
         ]
-        middle = np.asarray(self._axial.slice(self._axial.shape[0] // 2), dtype=np.float64)
+        nz = self._axial.shape[0]
+        middle = np.asarray(self._axial.slice(nz // 2))  # read once: slices may decode
         lo, hi = (float(v) for v in np.percentile(middle, [1, 99]))
         auto = {"name": "auto", "center": (lo + hi) / 2.0, "width": max(hi - lo, 1.0)}
-        nz = self._axial.shape[0]
-        lowest = min(float(np.min(self._axial.slice(i))) for i in {0, nz // 2, nz - 1})
+        ends = [self._axial.slice(i) for i in {0, nz - 1} - {nz // 2}]
+        lowest = min(float(np.min(image)) for image in [middle, *ends])
         looks_ct = wire_dtype(self._axial) == "int16" and lowest < -500  # air in HU
         presets = own + (_ct_presets() if looks_ct else []) + [auto]
         for position, item in enumerate(presets[:9]):
