@@ -9,12 +9,15 @@ have the same length as the values that replace them, so lengths stay valid.
 from __future__ import annotations
 
 import os
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
-from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian
+from pydicom.uid import CTImageStorage
+
+from teachingfiles.dicom.synthetic import code_item, file_meta, image_pixels
 
 __all__ = ["make_corpus"]
 
@@ -46,11 +49,7 @@ def _template() -> bytes:
     ds.StudyDescription = "SYNTHETIC CT CHEST WO CONTRAST"
     ds.SeriesDescription = "1.25mm lung"
     ds.ManufacturerModelName = "Synthetic 1"
-    code = Dataset()
-    code.CodeValue = "CTCHEST"
-    code.CodingSchemeDesignator = "L"
-    code.CodeMeaning = "CT CHEST WO CONTRAST"
-    ds.ProcedureCodeSequence = Sequence([code])
+    ds.ProcedureCodeSequence = Sequence([code_item("CTCHEST", "L", "CT CHEST WO CONTRAST")])
     ref = Dataset()
     ref.ReferencedSOPClassUID = CTImageStorage
     ref.ReferencedSOPInstanceUID = _placeholder(4)
@@ -81,27 +80,15 @@ def _template() -> bytes:
     ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
     ds.FrameOfReferenceUID = _placeholder(5)
     ds.SliceLocation = "01000.0000"
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.Rows = ds.Columns = 512
     ds.PixelSpacing = ["0.683594", "0.683594"]
-    ds.BitsAllocated = 16
-    ds.BitsStored = 16
-    ds.HighBit = 15
-    ds.PixelRepresentation = 1
     ds.WindowCenter = ["-600", "40"]
     ds.WindowWidth = ["1500", "400"]
     ds.WindowCenterWidthExplanation = ["LUNG", "MEDIASTINUM"]
     ds.RescaleIntercept = "0"
     ds.RescaleSlope = "1"
     rng = np.random.default_rng(0)
-    ds.PixelData = rng.integers(-1024, 400, (512, 512), dtype=np.int16).tobytes()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta.MediaStorageSOPClassUID = CTImageStorage
-    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    from io import BytesIO
-
+    image_pixels(ds, rng.integers(-1024, 400, (512, 512), dtype=np.int16), bits_stored=16)
+    file_meta(ds)
     out = BytesIO()
     ds.save_as(out, enforce_file_format=True)
     return out.getvalue()

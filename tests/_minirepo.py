@@ -15,10 +15,12 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydicom.dataset import Dataset, FileMetaDataset
+import numpy as np
+from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import generate_uid
 
+from teachingfiles.dicom.synthetic import file_meta, image_pixels
 from teachingfiles.repository.clinical import ClinicalRow, write_clinical_xlsx
 from teachingfiles.repository.mdai import Annotation, MdaiDataset, MdaiProject, write_mdai
 from teachingfiles.repository.nbia import MetadataRow, write_metadata_csv
@@ -84,22 +86,14 @@ def image(
         ds.ImagePositionPatient = [-100.0, -100.0, z]
         ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
         ds.SliceThickness = 2.5
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2" if modality == "CT" else "MONOCHROME1"
-    ds.Rows = ds.Columns = 8
     ds.PixelSpacing = [0.7, 0.7]
-    ds.BitsAllocated = 16
-    ds.BitsStored = 12
-    ds.HighBit = 11
-    ds.PixelRepresentation = 0
     ds.WindowCenter = [-600, 40]
     ds.WindowWidth = [1500, 400]
-    if pixels:
-        ds.PixelData = bytes(128)
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
-    ds.file_meta.MediaStorageSOPInstanceUID = sop
+    photometric = "MONOCHROME2" if modality == "CT" else "MONOCHROME1"
+    image_pixels(ds, np.zeros((8, 8), np.uint16), photometric=photometric)
+    if not pixels:
+        del ds.PixelData
+    file_meta(ds)
     path.parent.mkdir(parents=True, exist_ok=True)
     ds.save_as(path, enforce_file_format=True)
     return path
@@ -204,7 +198,7 @@ def build(root: Path, *, bad: bool = False) -> MiniRepo:
             )
         )
     c0, c1, c2 = repo.cr_studies
-    reads = {
+    reads: dict[str, list[tuple[str, str, str | None]]] = {
         c0: [
             ("Reader 1", "Typical Appearance", "Moderate"),
             ("Reader 2", "Typical Appearance", "Moderate"),
@@ -225,7 +219,7 @@ def build(root: Path, *, bad: bool = False) -> MiniRepo:
     n = 0
     for study, labels in reads.items():
         for group, app, sev in labels:
-            for name in (app, sev):
+            for name in (app, sev or ""):
                 if name:
                     n += 1
                     anns.append(

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import numpy as np
 from pydicom.dataelem import DataElement
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
-from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian
+from pydicom.uid import CTImageStorage
 
 from teachingfiles.dicom._deid_table import annex_e
+from teachingfiles.dicom.synthetic import code_item, file_meta, image_pixels
 
 ROOT = "1.2.826.0.1.3680043.8.498.77"
 _SKIP = {"PatientSex", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID"}
@@ -87,15 +88,9 @@ def _nested(p: int, who: dict[str, str]) -> Sequence:
     deep.OtherPatientIDs = who["PatientID"]
     deep.add_new(0x00291010, "LO", "PHI CORP 1.0")
     deep.add_new(0x00291011, "LO", who["PatientName"])
-    middle = Dataset()
-    middle.CodeValue = "51185008"
-    middle.CodingSchemeDesignator = "SCT"
-    middle.CodeMeaning = "Chest"
+    middle = code_item("51185008", "SCT", "Chest")
     middle.PrimaryAnatomicStructureSequence = Sequence([deep])
-    top = Dataset()
-    top.CodeValue = "51185008"
-    top.CodingSchemeDesignator = "SCT"
-    top.CodeMeaning = "Chest"
+    top = code_item("51185008", "SCT", "Chest")
     top.AnatomicRegionModifierSequence = Sequence([middle])
     return Sequence([top])
 
@@ -165,22 +160,10 @@ def phi_dataset(
     block.add_new(0x13, "SQ", Sequence([inner]))
     if every_attribute:
         _every_attribute(ds, p)
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.Rows = ds.Columns = rows
-    ds.BitsAllocated = 16
-    ds.BitsStored = 12
-    ds.HighBit = 11
-    ds.PixelRepresentation = 0
     pixels = np.full((rows, rows), 1024, dtype=np.uint16)
     pixels[0, :4] = [p, s, n % 4096, n // 4096]  # every file's pixel bytes differ
-    ds.PixelData = pixels.tobytes()
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = ds.SOPClassUID
-    meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    meta.SourceApplicationEntityTitle = f"PHIAE{p}"
-    ds.file_meta = meta
+    image_pixels(ds, pixels)
+    file_meta(ds).SourceApplicationEntityTitle = f"PHIAE{p}"
     return ds
 
 

@@ -1,5 +1,11 @@
 """Small synthetic CT series for tests and benchmarks (made, not downloaded).
 
+This is the one place that writes synthetic DICOM for tests and benchmarks:
+:func:`image_pixels`, :func:`file_meta` and :func:`code_item` are the pieces
+every hand-made CT/CR file shares (also used by ``tests/_phi_corpus.py``,
+``tests/_minirepo.py``, ``benchmarks/_corpus.py``, ``benchmarks/_series150.py``);
+:func:`ct_dataset` and :func:`write_ct_series` build whole CT slices and series.
+
 The phantom is a water ellipse (0 HU) in air (-1000 HU) with a bone ring
 (+700 HU) and a lung-like region (-800 HU) whose extent changes with the slice,
 so orientation mistakes show. Files are valid CT Image Storage objects.
@@ -14,9 +20,66 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import UID, CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
-__all__ = ["ct_dataset", "phantom_slice", "write_ct_series"]
+__all__ = [
+    "code_item",
+    "ct_dataset",
+    "file_meta",
+    "image_pixels",
+    "phantom_slice",
+    "save_dataset",
+    "write_ct_series",
+]
+
+
+def image_pixels(
+    ds: Dataset,
+    stored: npt.NDArray[np.uint16] | npt.NDArray[np.int16],
+    *,
+    bits_stored: int = 12,
+    photometric: str = "MONOCHROME2",
+) -> None:
+    """Set the Image Pixel module of ``ds`` from ``stored`` (the stored values, 16 bits).
+
+    Signed arrays give Pixel Representation 1; the pixel bytes are little endian.
+    """
+    signed = stored.dtype.kind == "i"
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = photometric
+    ds.Rows, ds.Columns = stored.shape
+    ds.BitsAllocated = 16
+    ds.BitsStored = bits_stored
+    ds.HighBit = bits_stored - 1
+    ds.PixelRepresentation = int(signed)
+    ds.PixelData = stored.astype("<i2" if signed else "<u2").tobytes()
+
+
+def file_meta(ds: Dataset, transfer_syntax: str = ExplicitVRLittleEndian) -> FileMetaDataset:
+    """Give ``ds`` (whose SOP Class and Instance UIDs are set) its file meta information."""
+    meta = FileMetaDataset()
+    meta.TransferSyntaxUID = UID(transfer_syntax)
+    meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.file_meta = meta
+    return meta
+
+
+def code_item(value: str, scheme: str, meaning: str) -> Dataset:
+    """Make a code sequence item (Code Value, Coding Scheme Designator, Code Meaning)."""
+    item = Dataset()
+    item.CodeValue = value
+    item.CodingSchemeDesignator = scheme
+    item.CodeMeaning = meaning
+    return item
+
+
+def save_dataset(ds: Dataset, path: Path, compress: str | None = None) -> Path:
+    """Encode ``ds`` with transfer syntax ``compress`` (if given) and write it to ``path``."""
+    if compress:
+        ds.compress(compress, generate_instance_uid=False)  # keep the UID the caller set
+    ds.save_as(path, enforce_file_format=True)
+    return path
 
 
 def phantom_slice(rows: int, cols: int, k: int, n: int) -> npt.NDArray[np.int16]:
@@ -42,36 +105,34 @@ def ct_dataset(
     instance: int = 1,
     series_uid: str | None = None,
     study_uid: str | None = None,
+    sop_uid: str | None = None,
+    patient_id: str = "SYNTHETIC",
+    slice_thickness: float = 1.0,
+    window: tuple[float, float] | None = (40, 400),
 ) -> Dataset:
-    """Build a CT slice dataset holding ``pixels`` (HU) as unsigned values with intercept -1024."""
+    """Build a CT slice dataset holding ``pixels`` (HU) as unsigned values with intercept -1024.
+
+    UIDs not given are generated; ``window`` is (center, width), ``None`` for none.
+    Callers add whatever else they need (Frame of Reference, names, dates).
+    """
     ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta.MediaStorageSOPClassUID = CTImageStorage
     ds.SOPClassUID = CTImageStorage
-    ds.SOPInstanceUID = generate_uid()
-    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.SOPInstanceUID = sop_uid or generate_uid()
+    file_meta(ds)
     ds.StudyInstanceUID = study_uid or generate_uid()
     ds.SeriesInstanceUID = series_uid or generate_uid()
     ds.Modality = "CT"
-    ds.PatientID = "SYNTHETIC"
+    ds.PatientID = patient_id
     ds.InstanceNumber = instance
     ds.ImagePositionPatient = [float(v) for v in position]
     ds.ImageOrientationPatient = [float(v) for v in orientation]
     ds.PixelSpacing = [float(spacing[0]), float(spacing[1])]
-    ds.SliceThickness = 1.0
-    ds.Rows, ds.Columns = pixels.shape
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.BitsAllocated = 16
-    ds.BitsStored = 12
-    ds.HighBit = 11
-    ds.PixelRepresentation = 0
+    ds.SliceThickness = slice_thickness
     ds.RescaleIntercept = -1024
     ds.RescaleSlope = 1
-    ds.WindowCenter = 40
-    ds.WindowWidth = 400
-    ds.PixelData = (pixels.astype(np.int32) + 1024).clip(0, 4095).astype("<u2").tobytes()
+    if window is not None:
+        ds.WindowCenter, ds.WindowWidth = window
+    image_pixels(ds, (pixels.astype(np.int32) + 1024).clip(0, 4095).astype(np.uint16))
     return ds
 
 
@@ -109,9 +170,5 @@ def write_ct_series(
             series_uid=series,
             study_uid=study,
         )
-        if compress:
-            ds.compress(compress)
-        path = out / f"slice-{k:04d}.dcm"
-        ds.save_as(path, enforce_file_format=True)
-        paths.append(path)
+        paths.append(save_dataset(ds, out / f"slice-{k:04d}.dcm", compress))
     return paths
