@@ -57,5 +57,11 @@ def demo_root() -> Iterator[Path]:
             _remove_old_builds(keep=target)
             build_demo(target)
             (target / ".complete").write_text("ok\n")
+        # Bring the catalog up to date here, under the lock (tens of ms when nothing
+        # changed): tests, and the kernels of browser tests, then open a current
+        # catalog instead of racing each other to write it.
+        from teachingfiles.repository import Repository
+
+        Repository.open(target).close()
         fcntl.flock(lock, fcntl.LOCK_UN)
     yield target
