@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "notebooks"))
 from serving import chromium, chromium_path, voila
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
-SHOTS = Path("/tmp/h6_png")
+SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -79,7 +79,7 @@ class ViewerPage:
         )
 
     def screenshot(self, name: str) -> Any:
-        """Screenshot the canvas (saved under /tmp/h6_png) as an RGB numpy array."""
+        """Screenshot the canvas (saved under test-output/screenshots) as an RGB numpy array."""
         import io
 
         import numpy as np

@@ -22,7 +22,7 @@ from teachingfiles.repository.repository import Repository
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
 
-SHOTS = Path("/tmp/h10_png")
+SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 SET = "teaching-sets/covid19-rsna-categories.yaml"
 LEARNER = "browser-resident"
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
