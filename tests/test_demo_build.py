@@ -416,3 +416,18 @@ def test_cli_rejects_a_bad_worker_count(capsys: pytest.CaptureFixture[str]) -> N
     with pytest.raises(SystemExit):
         parser.parse_args(["demo", "build", "--workers", "0", "somewhere"])
     assert "expected a whole number of 1 or more, got '0'" in capsys.readouterr().err
+
+
+def test_main_job_refuses_a_foreign_folder_before_building(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from teachingfiles.commands import demo
+
+    parser = argparse.ArgumentParser(prog="teachingfiles")
+    demo.register(parser.add_subparsers(dest="command"))
+    (tmp_path / "notes.txt").write_text("mine")
+    args = parser.parse_args(["demo", "--dir", str(tmp_path)])
+    with pytest.raises(RepositoryError, match="demo build DIR --force"):
+        args.func(args)
+    assert "Building" not in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]

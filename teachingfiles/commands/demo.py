@@ -92,12 +92,13 @@ def _main_job(args: argparse.Namespace) -> int:
     """Build the demo once, index it, print what it holds."""
     import json
 
-    from teachingfiles.demo import build_demo
+    from teachingfiles.demo.build import build_demo, check_target
     from teachingfiles.repository import Repository
 
     root = (args.dir or default_demo_dir()).expanduser()
     built = None
     if args.rebuild or not (root / ".complete").exists():
+        check_target(root)  # refuse a foreign folder before saying "Building"
         if not args.json:
             print(f"Building the demo repository in {root} ...", flush=True)
         built = build_demo(root, progress=not args.json and sys.stderr.isatty())

@@ -71,7 +71,7 @@ from teachingfiles.repository.nbia import (
 )
 from teachingfiles.repository.ricord import ricord_1a_label_groups, ricord_1c_label_groups
 
-__all__ = ["DEMO_MARKER", "CollectionSummary", "DemoSummary", "build_demo"]
+__all__ = ["DEMO_MARKER", "CollectionSummary", "DemoSummary", "build_demo", "check_target"]
 
 #: A file at the root that marks a folder as a demo repository (safe to replace).
 DEMO_MARKER = ".teachingfiles-demo"
@@ -416,8 +416,14 @@ def _summaries(results: Sequence[CaseResult]) -> tuple[CollectionSummary, ...]:
     return tuple(out)
 
 
-def _check_target(root: Path, force: bool) -> None:
-    """Refuse to replace anything but a demo, an empty folder, or (with force) anything."""
+def check_target(root: Path, force: bool = False) -> None:
+    """Refuse to replace anything but a demo, an empty folder, or (with force) anything.
+
+    Raises
+    ------
+    RepositoryError
+        When ``root`` is a file or a non-empty folder without the demo marker.
+    """
     if force or not (root.exists() or root.is_symlink()):
         return
     if root.is_dir() and ((root / DEMO_MARKER).exists() or not any(root.iterdir())):
@@ -490,7 +496,7 @@ def build_demo(
     """
     started = time.perf_counter()
     target = Path(root).absolute()
-    _check_target(target, force)
+    check_target(target, force)
     target.parent.mkdir(parents=True, exist_ok=True)
     _clear_stale(target)
     partial = target.parent / f".{target.name}.partial-{os.getpid()}"
