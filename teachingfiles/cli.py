@@ -22,8 +22,8 @@ __all__ = ["build_parser", "main"]
 #: teachingfiles.commands, with a trailing underscore when its name is a Python
 #: keyword ("import" -> import_.py).
 COMMANDS: tuple[str, ...] = (
-    "bundle", "deid", "demo", "import", "index", "info", "pull", "push", "render", "serve",
-    "validate",
+    "bundle", "deid", "demo", "handout", "import", "index", "info", "pull", "push", "render",
+    "serve", "validate",
 )  # fmt: skip
 
 

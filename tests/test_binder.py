@@ -84,3 +84,40 @@ def test_jupyterhub_example_compiles_and_configures_the_dashboards() -> None:
     assert env["TEACHINGFILES_GRADEBOOK"].startswith("postgresql+psycopg://")
     assert {"TEACHINGFILES_REPOSITORY", "JUPYTER_PATH"} <= set(env)
     assert "--VoilaConfiguration.template=teachingfiles" in spawner["args"]
+
+
+def _slug() -> str:
+    """The GitHub repository named once, in binder/README.md."""
+    text = (BINDER / "README.md").read_text(encoding="utf-8")
+    found = re.findall(r"^GitHub repository: ([\w.-]+/[\w.-]+)\s*$", text, flags=re.M)
+    assert len(found) == 1, "binder/README.md must name the repository once"
+    return str(found[0])
+
+
+def _binder_links() -> list[str]:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    return re.findall(r"\(?(https://mybinder\.org/[^\s)]+)", readme)
+
+
+def test_readme_binder_links_launch_this_repository_and_open_files_that_exist() -> None:
+    from urllib.parse import parse_qs, unquote, urlsplit
+
+    links = _binder_links()
+    opened: dict[str, str] = {}
+    for link in links:
+        parts = urlsplit(link)
+        assert parts.scheme == "https" and parts.netloc == "mybinder.org", link
+        assert parts.path == f"/v2/gh/{_slug()}/HEAD", f"{link}: expected /v2/gh/{_slug()}/HEAD"
+        query = parse_qs(parts.query, strict_parsing=True)
+        assert list(query) == ["urlpath"], link
+        (urlpath,) = query["urlpath"]
+        app, _, rest = unquote(urlpath).partition("/")
+        prefix = {"lab": "tree/", "voila": "render/"}.get(app)
+        assert prefix is not None and rest.startswith(prefix), f"{link}: lab/tree or voila/render"
+        path = rest.removeprefix(prefix)
+        assert (ROOT / path).is_file(), f"{link} opens {path}, which is not in the repository"
+        opened[app] = path
+    assert opened == {
+        "lab": "notebooks/01_getting_started.ipynb",
+        "voila": "notebooks/dashboards/quiz.ipynb",
+    }

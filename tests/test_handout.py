@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 import shutil
+import subprocess
+import sys
 from dataclasses import replace
 from html import escape
 from pathlib import Path
@@ -84,3 +87,81 @@ def test_missing_images_are_named_not_fatal(demo_root: Path) -> None:
     with Repository.open(demo_root, index=False) as repo:
         html = handout_html(one, repo)
     assert 'class="missing">Image not available (no series with SeriesInstanceUID' in html
+
+
+# ------------------------------------------------------------------ the command
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "teachingfiles.cli", *args], capture_output=True, text=True
+    )
+
+
+@pytest.mark.slow
+def test_handout_command_writes_a_self_contained_page(demo_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "handout.html"
+    proc = _cli(
+        "handout", str(demo_root / "teaching-sets" / SET_FILE), str(out),
+        "--repository", str(demo_root), "--case", "cxr-06", "--case", "ct-01", "--json",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report == {
+        "handout": str(out), "bytes": out.stat().st_size, "cases": 2, "images": 4,
+        "missing_images": 0,
+    }  # fmt: skip
+    html = out.read_text(encoding="utf-8")
+    # nothing fetched: no external address anywhere, images embedded as data URIs
+    assert not re.search(r"https?://|<link\b|<script\b", html)
+    images = re.findall(r'<img src="([^"]+)"', html)
+    assert len(images) == 4 and all(i.startswith("data:image/png;base64,") for i in images)
+    # the answers come at the end, after every case's questions
+    front, answers = html.split('<div class="answers">')
+    ts = TeachingSet.from_yaml(demo_root / "teaching-sets" / SET_FILE)
+    for case_id in ("ct-01", "cxr-06"):
+        case = ts.case(case_id)
+        assert escape(case.title) not in front and escape(case.title) in answers
+    assert re.findall(r"<h3>Case \d+: ([^<]+)</h3>", answers) == [
+        escape(ts.case("ct-01").title),
+        escape(ts.case("cxr-06").title),
+    ]  # the set's order, whatever order the cases were named in
+    # readers numbered, the adjudicator marked, MD.ai ids only on hover
+    assert "2 of 3 readers said typical" in answers
+    assert '<li class="adjudicator" title="MD.ai user U_' in answers
+    assert "Reader 1: typical" in answers and "Readers:" not in front
+    visible = re.sub(r'title="[^"]*"', "", html)
+    assert not re.search(r"\bU_[A-Za-z0-9]{6}\b", visible)
+
+
+def test_handout_command_errors_name_the_culprit(demo_root: Path, tmp_path: Path) -> None:
+    manifest = str(demo_root / "teaching-sets" / SET_FILE)
+    missing = _cli("handout", str(tmp_path / "nope.yaml"), str(tmp_path / "o.html"))
+    assert missing.returncode == 1
+    assert re.search(r"handout: error: .*nope\.yaml: no such file", missing.stderr)
+    unknown = _cli("handout", manifest, str(tmp_path / "o.html"), "--case", "ct-01", "ct-99")
+    assert unknown.returncode == 1
+    assert "no case ct-99 in the teaching set" in unknown.stderr
+    assert "its cases are: ct-01, ct-02" in unknown.stderr
+    not_html = _cli("handout", manifest, str(tmp_path / "o.pdf"))
+    assert not_html.returncode == 1 and "name the output file *.html" in not_html.stderr
+    no_repo = _cli("handout", manifest, str(tmp_path / "o.html"), "--repository", "/no/such")
+    assert no_repo.returncode == 1 and "--repository /no/such: no such folder" in no_repo.stderr
+    assert not (tmp_path / "o.html").exists()
+
+
+def test_handout_help_loads_no_numpy() -> None:
+    code = (
+        "import sys\n"
+        "from teachingfiles.cli import main\n"
+        "try:\n"
+        "    main(['handout', '--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = {'numpy', 'matplotlib', 'sqlalchemy', 'pydicom'}\n"
+        "print('HEAVY', sorted(heavy & set(sys.modules)))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "SET.yaml OUT.html" in proc.stdout and "--repository PATH" in proc.stdout
+    assert "--case ID" in proc.stdout
+    assert proc.stdout.strip().endswith("HEAVY []")

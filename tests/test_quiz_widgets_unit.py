@@ -289,3 +289,157 @@ def test_category_feedback_draws_the_case_outlines_when_no_question_waits_on_the
     shapes = viewer.annotations
     assert shapes and {s["label"] for s in shapes} == {"Infectious opacity"}
     assert any(s["slice"] == viewer.index for s in shapes)
+
+
+# ------------------------------------------------------------------ exam time limit
+
+
+class Clock:
+    """The kernel's clock, moved by hand (no wall-clock time in the assertions)."""
+
+    def __init__(self) -> None:
+        import datetime as dt
+
+        self.now = dt.datetime(2024, 3, 1, 9, 0, tzinfo=dt.UTC)
+
+    def __call__(self) -> Any:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        import datetime as dt
+
+        self.now += dt.timedelta(seconds=seconds)
+
+
+def test_exam_time_limit_is_the_kernels_clock_and_ends_the_session(
+    quiz: Quiz, gradebook: Gradebook, repository: Repository
+) -> None:
+    clock = Clock()
+    started = clock.now
+    session = QuizSession.start(
+        quiz, gradebook, "resident", mode="exam", time_limit=90, seed=7, resume=False,
+        questions=["q01", "q05", "q12"], clock=clock,
+    )  # fmt: skip
+    view = QuizView(session, repository)
+    assert view.panel.time_limit == 90 and view.panel.time_left == 90
+    clock.advance(30)
+    view.submit("typical")  # q01, right
+    assert view.panel.time_left == 60  # every update of the card says the time left
+    clock.advance(50)
+    # the page's countdown reached zero early (its clock ran fast): the kernel decides
+    view.panel._handle_custom_msg({"type": "time_up"}, [])
+    assert view.panel.stage == "question" and view.panel.time_left == 10
+    clock.advance(11)
+    view.panel._handle_custom_msg({"type": "time_up"}, [])
+    assert view.panel.stage == "summary"
+    assert view.panel.notice == ""  # the summary itself says the time ran out
+    assert view.panel.summary["timed_out"] is True and view.panel.summary["time_limit"] == 90
+    assert view.panel.summary["answered"] == 1 and view.panel.summary["earned"] == 1.0
+    assert view.panel.time_left is None
+    record = gradebook.session(view.session.id)
+    assert record.finished_at == started + __import__("datetime").timedelta(seconds=90)
+    attempts = gradebook.attempts(session_id=view.session.id)
+    assert [(a.question_id, a.correct) for a in attempts] == [("q01", True)]
+    review = {r["question_id"]: r for r in view.panel.review}
+    assert review["q05"]["unanswered"] and review["q12"]["unanswered"]
+
+
+def test_an_answer_sent_after_the_time_is_up_is_not_recorded(
+    quiz: Quiz, gradebook: Gradebook, repository: Repository
+) -> None:
+    clock = Clock()
+    session = QuizSession.start(
+        quiz, gradebook, "resident", mode="exam", time_limit=60, seed=7, resume=False,
+        questions=["q01", "q05"], clock=clock,
+    )  # fmt: skip
+    view = QuizView(session, repository)
+    clock.advance(61)  # no timer ran (no event loop here): the answer arrives late
+    submission = view.submit("typical")
+    assert not submission.recorded and submission.feedback is None
+    assert view.panel.stage == "summary" and view.panel.summary["timed_out"]
+    assert gradebook.attempts(session_id=view.session.id) == []
+    assert gradebook.session(view.session.id).finished_at is not None
+
+
+def test_no_time_limit_sends_no_clock(
+    quiz: Quiz, gradebook: Gradebook, repository: Repository
+) -> None:
+    view = start(quiz, gradebook, repository, questions=["q01"])
+    assert view.panel.time_limit is None and view.panel.time_left is None
+    view.panel._handle_custom_msg({"type": "time_up"}, [])  # a stray message changes nothing
+    assert view.panel.stage == "question"
+
+
+# ------------------------------------------------------------------ readers
+
+
+def test_readers_are_numbered_not_named_by_their_mdai_ids(
+    quiz: Quiz, repository: Repository
+) -> None:
+    ct = quiz.cases["ct-01"].reads  # RICORD 1a: the label carries only the user id
+    assert ct is not None
+    (call,) = ct.calls
+    assert call.reader == "Reader 1" and call.reader_id is not None
+    assert call.reader_id.startswith("U_")
+    view = CaseView(quiz.cases["cxr-06"], repository, reveal=True)
+    reads = view.panel.case["reads"]
+    assert [c["reader"] for c in reads["calls"]] == ["Reader 1", "Reader 2", "Reader 3"]
+    assert all(c["reader_id"].startswith("U_") for c in reads["calls"])  # for the hover
+    assert reads["adjudication"]["reader"] == "Adjudication"
+    assert reads["agreement"].startswith("2 of 3 readers said typical")
+    assert "the adjudicator said typical" in reads["agreement"]
+    view.close()
+
+
+def test_quiz_feedback_shows_the_readers_and_their_agreement(
+    quiz: Quiz, gradebook: Gradebook, repository: Repository
+) -> None:
+    view = start(quiz, gradebook, repository, questions=["q14", "q01"])
+    assert "readers" not in json.dumps(view.panel.get_state()["feedback"])
+    view.submit("indeterminate")  # q14: the readers split 2 to 1, adjudicated typical
+    readers = view.panel.feedback["readers"]
+    assert [c["reader"] for c in readers["calls"]] == ["Reader 1", "Reader 2", "Reader 3"]
+    assert readers["calls"][1]["appearance"] == "indeterminate"
+    assert readers["agreement"].startswith("2 of 3 readers said typical")
+    view.next()
+    view.submit("typical")
+    assert view.panel.feedback["readers"]["calls"][0]["reader"] == "Reader 1"
+    assert "U_" not in json.dumps([c["reader"] for c in view.panel.feedback["readers"]["calls"]])
+
+
+# ------------------------------------------------------------------ review of wrong answers
+
+
+def test_review_of_a_wrong_click_shows_its_image_and_opens_it_in_the_viewer(
+    quiz: Quiz, gradebook: Gradebook, repository: Repository
+) -> None:
+    import base64
+
+    view = start(quiz, gradebook, repository, questions=["q02", "q05"])
+    view.submit({"x": 3.0, "y": 3.0, "slice": 36})  # q02: a corner of the image, wrong
+    view.next()
+    view.submit("typical")  # q05 is indeterminate: wrong, no mark
+    view.next()
+    assert view.panel.stage == "summary"
+    review = {r["question_id"]: r for r in view.panel.review}
+    assert set(review) == {"q02", "q05"}
+    for item in review.values():
+        assert item["image"].startswith("data:image/png;base64,")
+        png = base64.b64decode(item["image"].split(",", 1)[1])
+        assert png.startswith(b"\x89PNG")
+        assert item["explanation"] and item["prompt"]
+    assert review["q02"]["image_slice"] == 36  # the learner's slice holds the outline
+    assert review["q02"]["image"] != review["q05"]["image"]
+    assert view.viewer is None
+    view.panel._handle_custom_msg({"type": "review_image", "question_id": "q02"}, [])
+    assert view.panel.review_open == "q02" and view.viewer is not None
+    labels = {s["label"] for s in view.viewer.annotations}
+    assert "your mark" in labels and "Infectious opacity" in labels
+    assert view.viewer.index == 36 and view.viewer.mode == "inspect"
+    view.panel._handle_custom_msg({"type": "review_image", "question_id": "q99"}, [])
+    assert "has no image to review" in view.panel.error
+    # "again, only the ones I got wrong" still starts from the summary
+    view.panel._handle_custom_msg({"type": "retry"}, [])
+    assert [q.id for q in view.session.questions] == ["q02", "q05"]
+    assert view.panel.review_open == "" and view.panel.stage == "question"
+    view.close()

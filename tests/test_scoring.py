@@ -279,3 +279,49 @@ def test_free_text_question(quiz):
     assert fb.correct
     with pytest.raises(UsageError, match="is not text"):
         quiz.question("q-text").score(3)
+
+
+# ------------------------------------------------------------------ readers' names
+
+
+def test_mdai_user_ids_become_numbered_readers_in_a_stable_order():
+    from _quiz_fakes import CT_STUDY, FakeReaderLabel
+
+    from teachingfiles.vocabulary import Appearance
+
+    t, i = Appearance.TYPICAL, Appearance.INDETERMINATE
+    names = {}
+    for labels in (
+        [FakeReaderLabel("U_zed", i, None, "Default group"),
+         FakeReaderLabel("U_abc", t, None, "Default group"),
+         FakeReaderLabel("U_mid", t, None, "Default group")],
+        [FakeReaderLabel("U_mid", t, None, "Default group"),
+         FakeReaderLabel("U_zed", i, None, "Default group"),
+         FakeReaderLabel("U_abc", t, None, "Default group")],
+    ):  # fmt: skip
+        repo = fake_repository()
+        repo.labels_by_study[CT_STUDY] = labels
+        reads = resolve(manifest_set(), repo).cases["ct1"].reads
+        assert reads is not None
+        names[len(names)] = [(c.reader, c.reader_id) for c in reads.calls]
+        assert reads.agreement() == "2 of 3 readers said typical"
+        assert "U_" not in reads.describe()
+    assert names[0] == names[1] == [
+        ("Reader 1", "U_abc"), ("Reader 2", "U_mid"), ("Reader 3", "U_zed")
+    ]  # fmt: skip
+
+
+def test_named_readers_keep_their_numbers_and_the_adjudicator_is_apart(quiz):
+    reads = quiz.cases["cxr1"].reads
+    assert [c.reader for c in reads.calls] == ["Reader 1", "Reader 2", "Reader 3"]
+    assert reads.adjudication is not None and reads.adjudication.severity is Severity.MODERATE
+    assert reads.agreement() == (
+        "2 of 3 readers said typical; 2 of 3 readers said severe; the adjudicator said moderate"
+    )
+    as_dict = reads.as_dict()
+    assert as_dict["agreement"] == reads.agreement()
+    assert as_dict["calls"][0] == {
+        "reader": "Reader 1", "reader_id": None, "appearance": "typical", "severity": "moderate"
+    }  # fmt: skip
+    one = quiz.cases["ct1"].reads
+    assert one.agreement() == "1 reader said typical" and one.calls[0].reader_id == "U_abc"

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from teachingfiles.cli import build_parser
-from teachingfiles.commands.serve import DASHBOARDS, dashboards_dir
+from teachingfiles.cli import build_parser, main
+from teachingfiles.commands._mirror import mirror_dicomweb, mirror_dir
+from teachingfiles.commands.serve import DASHBOARDS, can_open_browser, dashboards_dir
+from teachingfiles.repository import Repository
+from teachingfiles.repository.pull import CACHE_SUBDIR
 
 
 def test_serve_is_a_command_with_its_options() -> None:
@@ -30,10 +38,162 @@ def test_dashboards_dir_holds_the_three_dashboards() -> None:
     assert {p.name for p in dashboards_dir().glob("*.ipynb")} == set(DASHBOARDS)
 
 
-def test_serve_refuses_a_url_repository_with_a_hint() -> None:
-    from teachingfiles.cli import main
+def test_mirror_dir_is_one_folder_per_server_under_the_user_cache(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("TEACHINGFILES_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    remote = tmp_path / "xdg" / "teachingfiles" / "remote"
+    assert mirror_dir("http://127.0.0.1:8042/dicom-web") == remote / "127.0.0.1-8042-dicom-web"
+    assert mirror_dir("https://pacs.example.org/dcm4chee-arc/aets/DCM4CHEE/rs/") == (
+        remote / "pacs.example.org-443-dcm4chee-arc-aets-DCM4CHEE-rs"
+    )
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert mirror_dir("http://pacs:8042/dicom-web").parent == (
+        tmp_path / "home" / ".cache" / "teachingfiles" / "remote"
+    )
 
-    assert main(["serve", "--repository", "http://pacs:8042/dicom-web", "--no-browser"]) == 1
+
+def test_serve_names_an_unreachable_url_and_what_to_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"http://127.0.0.1:{_closed_port()}/dicom-web"
+    mirror = tmp_path / "mirror"
+    assert main(["serve", "--repository", url, "--mirror", str(mirror), "--no-browser"]) == 1
+    err = capsys.readouterr().err
+    assert f"{url}: cannot connect" in err
+    assert "are the host and port right?" in err and "--repository DIR" in err
+    assert not mirror.exists()  # no empty mirror is left behind
+
+
+class _Refuse(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(401)
+        self.send_header("WWW-Authenticate", "Bearer")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_serve_says_a_401_server_wants_a_token(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Refuse)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/dicom-web"
+    try:
+        argv = ["serve", "--repository", url, "--mirror", str(tmp_path / "m"), "--no-browser"]
+        assert main(argv) == 1
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    err = capsys.readouterr().err
+    assert re.search(rf"{re.escape(url)}/studies\S*: 401 Unauthorized: .* pass a token", err), err
+    assert "--token" in err
+
+
+def test_serve_refuses_other_schemes_and_a_mirror_for_a_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["serve", "--repository", "ftp://pacs/dicom", "--no-browser"]) == 1
+    assert "only http(s):// DICOMweb roots can be served" in capsys.readouterr().err
+    argv = ["serve", "--repository", str(tmp_path), "--mirror", str(tmp_path / "m")]
+    assert main(argv) == 1
+    assert "only for a DICOMweb URL" in capsys.readouterr().err
+
+
+def test_a_browser_is_opened_only_where_one_can_be_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "BROWSER"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert not can_open_browser()  # headless: webbrowser would start lynx in the terminal
+    monkeypatch.setenv("DISPLAY", ":0")
+    assert can_open_browser()
+    monkeypatch.delenv("DISPLAY")
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert can_open_browser()
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])  # closed again when the function returns
+
+
+def _start(argv: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str], str, list[str]]:
+    """Start ``teachingfiles`` with ``argv``; wait for the address line; return it too."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "teachingfiles.cli", *argv],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        lines.append(line)
+        if line.startswith("Dashboards at ") or not line:
+            break
+    assert lines[-1].startswith("Dashboards at http://127.0.0.1:"), lines
+    return proc, lines[-1].split()[2].rsplit("/voila/", 1)[0], lines
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    os.kill(proc.pid, signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0
+
+
+@pytest.mark.slow
+@pytest.mark.server
+def test_serve_mirrors_a_dicomweb_server_and_serves_it_and_the_next_serve_reuses_it(
+    demo_root: Path, tmp_path: Path
+) -> None:
+    from orthanc import orthanc_server
+
+    files = sorted(demo_root.glob("manifest-*/**/*.dcm"))
+    later = sorted(demo_root.glob("manifest-*/DEMO-RICORD-1B/**/*.dcm"))
+    assert later and len(later) < len(files)
+    mirror = tmp_path / "mirror"
+    env = {**os.environ, "JUPYTER_PLATFORM_DIRS": "1",
+           "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}  # fmt: skip
+    with orthanc_server() as server:
+        server.upload(f for f in files if f not in set(later))
+        argv = ["serve", "--repository", server.dicomweb, "--mirror", str(mirror),
+                "--no-browser", "--gradebook", str(tmp_path / "gb.sqlite")]  # fmt: skip
+        port = _closed_port()
+        proc, base, lines = _start([*argv, "--port", str(port)], env)
+        try:
+            assert base == f"http://127.0.0.1:{port}"
+            assert any(line.startswith(f"Mirroring {server.dicomweb} into ") for line in lines)
+            with urllib.request.urlopen(f"{base}/voila/render/quiz.ipynb", timeout=60) as page:
+                assert page.status == 200
+        finally:
+            _stop(proc)
+        held = {s["0020000D"]["Value"][0] for s in _qido(f"{server.dicomweb}/studies")}
+        with Repository.open(mirror, index=False) as repo:
+            assert {s.study_uid for s in repo.studies()} == held
+        cached = {p: p.stat().st_mtime_ns for p in (mirror / CACHE_SUBDIR).rglob("*.dcm")}
+        assert len(cached) == len(files) - len(later)
+        # the server gains a collection: the next mirror fetches only its instances
+        server.upload(later)
+        assert mirror_dicomweb(server.dicomweb, mirror, progress=False) == mirror.resolve()
+        held = {s["0020000D"]["Value"][0] for s in _qido(f"{server.dicomweb}/studies")}
+    now = {p: p.stat().st_mtime_ns for p in (mirror / CACHE_SUBDIR).rglob("*.dcm")}
+    assert len(now) == len(files)
+    assert all(now[p] == t for p, t in cached.items())  # not fetched again
+    with Repository.open(mirror, index=False) as repo:
+        assert {s.study_uid for s in repo.studies()} == held
+        assert "DEMO-RICORD-1B" in {c.name for c in repo.collections()}
+
+
+def _qido(url: str) -> list[dict[str, dict[str, list[str]]]]:
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        found: list[dict[str, dict[str, list[str]]]] = json.loads(answer.read())
+    return found
 
 
 @pytest.mark.slow

@@ -195,9 +195,22 @@ def test_summary_by_topic_and_chart(quiz, book):
     assert topics == {"typical": 6, "multiple": 1, "single best": 1, "free text": 1}
     fig = score_chart(summary)
     ax = fig.axes[0]
-    assert len(ax.patches) == len(summary.topics)
+    assert len(ax.patches) == 2 * len(summary.topics)  # a grey 100% track under each bar
     assert ax.get_title() == "Score 100% (9/9)"
+    assert all(t.answered == t.questions for t in summary.topics)
+    assert "typical (n=6)" in [t.get_text() for t in ax.get_yticklabels()]
     fig.savefig(s.gradebook.url.split("///")[1] + ".png")
+
+
+def test_chart_says_how_many_were_answered_when_some_were_not(quiz, book):
+    s = QuizSession.start(quiz, book, "jo", clock=Clock())
+    s.submit(_right_answer(s, s.current()))  # q-sba only
+    summary = s.finish()
+    single = next(t for t in summary.topics if t.topic == "single best")
+    typical = next(t for t in summary.topics if t.topic == "typical")
+    assert (single.answered, typical.answered, typical.questions) == (1, 0, 6)
+    labels = [t.get_text() for t in score_chart(summary).axes[0].get_yticklabels()]
+    assert "typical (0 of 6 answered)" in labels and "single best (n=1)" in labels
 
 
 def test_submitting_twice_or_out_of_turn(quiz, book):
@@ -209,3 +222,26 @@ def test_submitting_twice_or_out_of_turn(quiz, book):
         s.submit("A", question_id="nope")
     with pytest.raises(UsageError, match="no question 99; this session has 9"):
         s.goto(99)
+
+
+def test_time_up_ends_at_the_deadline_and_the_summary_says_so(quiz, book):
+    clock = Clock()
+    s = QuizSession.start(quiz, book, "gil", mode="exam", time_limit=60, clock=clock)
+    assert s.deadline() == T0 + dt.timedelta(seconds=60)
+    s.submit(_right_answer(s, s.current()))
+    assert not s.timed_out
+    clock.advance(600)  # the learner came back long after: finish() still ends at the deadline
+    summary = s.finish()
+    assert book.session(s.id).finished_at == T0 + dt.timedelta(seconds=60)
+    assert s.timed_out and summary.timed_out and summary.seconds == 60.0
+    assert summary.as_dict()["timed_out"] is True and summary.as_dict()["time_limit"] == 60
+    assert summary.answered == 1 and len(summary.unanswered) == 8
+
+
+def test_finishing_before_the_deadline_is_not_a_time_out(quiz, book):
+    clock = Clock()
+    s = QuizSession.start(quiz, book, "hal", mode="exam", time_limit=60, clock=clock)
+    clock.advance(20)
+    summary = s.finish()
+    assert not summary.timed_out and summary.seconds == 20.0
+    assert book.session(s.id).finished_at == T0 + dt.timedelta(seconds=20)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import time
 import zlib
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import simplejpeg
+from orthanc import Orthanc, orthanc_server
 
 from teachingfiles.errors import UsageError
 from teachingfiles.widgets import ArraySource, StackViewer, as_source
@@ -320,3 +324,112 @@ def test_previews_of_large_images_are_halved_unless_asked_otherwise() -> None:
     want["generation"] = small.generation
     small._on_message(small, {**want, "slices": [0], "window": [0, 100]}, [])
     assert sent.messages[-1][0]["step"] == 1
+
+
+def _decode_full(header: dict[str, Any], payload: bytes, shape: tuple[int, int]) -> np.ndarray:
+    """Undo a full-quality chunk as the browser does (raw or planes)."""
+    if header["encoding"] == "planes":
+        half = header["raw_bytes"] // 2
+        low = np.frombuffer(payload[:half], np.uint8).astype(np.uint16)
+        high = np.frombuffer(zlib.decompress(payload[half:]), np.uint8).astype(np.uint16)
+        return (low | (high << 8)).view("<i2").reshape(-1, *shape)
+    return np.frombuffer(payload, "<i2").reshape(-1, *shape)
+
+
+def test_planes_chunks_are_low_bytes_then_deflated_high_bytes_and_round_trip() -> None:
+    signed = np.array([[[-32768, -1024, 0, 3071, 32767, 5]]], np.int16)
+    (chunk,) = stream.encode_full(ArraySource(signed), [0], kind="int16", encoding="planes")
+    assert chunk.header["encoding"] == "planes" and chunk.header["raw_bytes"] == 12
+    assert chunk.payload[:6] == signed.view(np.uint8)[..., 0::2].tobytes()
+    np.testing.assert_array_equal(_decode_full(chunk.header, chunk.payload, (1, 6)), signed)
+    ct_like = ct(4, 64, 64)
+    (chunk,) = stream.encode_full(ArraySource(ct_like), [2, 0], kind="int16", encoding="planes")
+    assert len(chunk.payload) < 0.6 * chunk.header["raw_bytes"]  # the high plane shrinks
+    np.testing.assert_array_equal(
+        _decode_full(chunk.header, chunk.payload, (64, 64)), ct_like[[2, 0]]
+    )
+
+
+def test_planes_and_deflate_chunks_stay_under_the_hard_limit_when_incompressible() -> None:
+    noise = np.random.default_rng(3).integers(0, 65536, (20, 512, 512)).astype(np.uint16)
+    src = ArraySource(noise)
+    for encoding in ("planes", "deflate"):
+        chunks = list(
+            stream.encode_full(
+                src, list(range(20)), kind="uint16", encoding=encoding, limit=8 << 20
+            )
+        )
+        assert all(len(c.payload) <= stream.MAX_MESSAGE_BYTES for c in chunks)
+        assert sum(len(c.header["slices"]) for c in chunks) == 20
+
+
+@pytest.fixture(scope="module")
+def orthanc_demo(demo_root: Path) -> Iterator[Orthanc]:
+    with orthanc_server() as server:
+        server.upload(sorted(demo_root.glob("manifest-*/**/*.dcm")))
+        yield server
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_remote_series_streams_into_the_viewer_and_scrolling_focuses_the_download(
+    orthanc_demo: Orthanc, demo_root: Path, tmp_path: Path
+) -> None:
+    from teachingfiles.dicom.volume import Volume
+    from teachingfiles.repository import Repository
+    from teachingfiles.repository.dicomweb import DicomwebSource
+
+    with Repository.open(demo_root) as repo:
+        study = repo.studies(collection="DEMO-RICORD-1A")[0]
+        series = repo.series(study.study_uid)[0]
+        files = [i.path for i in repo.instances(series.series_uid)]
+    src = DicomwebSource(orthanc_demo.dicomweb, cache=tmp_path / "cache", backoff=0.01)
+    vol = src.open_series(study.study_uid, series.series_uid, near=1, progress=False)
+    focused: list[int] = []
+    real_focus = vol.focus
+
+    def focus(k: int) -> None:  # records the call, then asks the real download
+        focused.append(k)
+        real_focus(k)
+
+    vol.focus = focus  # type: ignore[method-assign]
+    try:
+        viewer = StackViewer(vol, index=1)
+        sent = Sent(viewer)
+        n, ny, nx = vol.shape
+        viewer.index = n - 1  # the learner scrolls: the download hears where to go
+        assert focused[-1] == n - 1
+        # play the browser: ask for what it lacks, hold back what the kernel says is
+        # missing until a "ready" message names it, until every slice is in
+        have: dict[int, np.ndarray] = {}
+        missing: set[int] = set()
+        arrived: set[int] = set()  # said ready: never missing again (messages may cross)
+        seen = 0
+        request = 0
+        deadline = time.monotonic() + 60
+        while len(have) < n and time.monotonic() < deadline:
+            todo = [i for i in range(n) if i not in have and i not in missing]
+            if todo:
+                request += 1
+                want = {"type": "want", "id": request, "generation": viewer.generation}
+                viewer._on_message(viewer, {**want, "kind": "full", "slices": todo}, [])
+            else:
+                time.sleep(0.02)
+            while seen < len(sent.messages):
+                header, buffers = sent.messages[seen]
+                seen += 1
+                if header["type"] == "ready":
+                    assert header["total"] == n and header["loaded"] <= n
+                    arrived |= set(header["slices"])
+                    missing -= arrived
+                    continue
+                missing |= set(header.get("missing", [])) - arrived - set(have)
+                if buffers:
+                    block = _decode_full(header, buffers[0], (ny, nx))
+                    have.update(zip(header["slices"], block, strict=True))
+        assert sorted(have) == list(range(n))
+        with Volume.open(files) as local:
+            np.testing.assert_array_equal(np.stack([have[i] for i in range(n)]), local.wait())
+        viewer.close()
+    finally:
+        vol.close()

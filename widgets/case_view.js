@@ -30,6 +30,28 @@ const CATEGORY_TEXT = {
   negative: "Negative for pneumonia",
 };
 
+/**
+ * The readers' calls: "Reader 1: typical" ..., the adjudicator marked, the MD.ai
+ * id on hover, and the agreement in words ("2 of 3 readers said typical").
+ * (Mirrors readersBlock in quiz_view.js: each widget's module stands alone.)
+ * @param {HTMLElement} parent @param {{agreement?: string, calls?: any[], adjudication?: any}} reads
+ */
+function readersBlock(parent, reads) {
+  const box = h("div", "tfq-readers", parent);
+  const agreement = reads.agreement || "";
+  h("div", "tfq-agreement", box, agreement.charAt(0).toUpperCase() + agreement.slice(1));
+  const list = h("ul", "tfq-reader-list", box);
+  const item = (c, adjudicator) => {
+    const li = h("li", `tfq-reader${adjudicator ? " tfq-adjudicator" : ""}`, list);
+    h("span", "tfq-reader-name", li, adjudicator ? "Adjudicator" : c.reader);
+    h("span", "tfq-reader-call", li, [c.appearance, c.severity].filter(Boolean).join(", ") || "no call");
+    if (c.reader_id) li.title = `MD.ai user ${c.reader_id}`;
+  };
+  for (const c of reads.calls || []) item(c, false);
+  if (reads.adjudication) item(reads.adjudication, true);
+  return box;
+}
+
 /** @param {HTMLElement} parent @param {string} label @param {string|undefined} text */
 function section(parent, label, text) {
   if (!text) return null;
@@ -64,6 +86,8 @@ function render({ model, el }) {
 
   function revealedPart(parent, c) {
     h("div", "tfc-title", parent, c.title || "");
+    const key = (c.key_images || [])[get("key_index")];
+    if (key && key.caption) section(parent, get("key_count") > 1 ? `Key image ${get("key_index") + 1}` : "Key image", key.caption);
     section(parent, "Findings", c.findings);
     if (c.category || c.diagnosis) {
       const box = h("div", "tfc-section", parent);
@@ -72,11 +96,13 @@ function render({ model, el }) {
       if (c.severity) p.textContent += ` (${c.severity})`;
       if (c.reasoning) h("p", "", box, c.reasoning);
     }
-    if (c.reads_text) section(parent, "Readers' calls", c.reads_text);
+    if (c.reads && (c.reads.calls || []).length) {
+      const box = h("div", "tfc-section", parent);
+      h("div", "tfq-label", box, "Readers' calls");
+      readersBlock(box, c.reads);
+    } else if (c.reads_text) section(parent, "Readers' calls", c.reads_text);
     if (c.differential && c.differential.length) section(parent, "Differential", c.differential.join("; "));
     section(parent, "Discussion", c.discussion);
-    const caption = (c.key_images || [])[get("key_index")];
-    if (caption && caption.caption) h("div", "tfc-caption", parent, caption.caption);
     if (c.teaching_points && c.teaching_points.length) {
       const box = h("div", "tfc-section", parent);
       h("div", "tfq-label", box, "Teaching points");

@@ -7,6 +7,11 @@
 //
 // Keys (when the card has focus): 1-9 pick a choice, Enter submits or goes on,
 // N goes to the next question after feedback.
+//
+// Exam time limit: the kernel sends the seconds left (time_left) whenever it
+// updates the card; the page counts down from there every second on its own
+// (no kernel round trip), says so politely at 5 and 1 minute left, and when it
+// reaches zero asks the kernel, whose clock decides ("time_up").
 
 /**
  * The synced traits (mirrors QuizPanel in teachingfiles/widgets/quiz_view.py).
@@ -25,6 +30,9 @@
  * @property {string} chart  PNG data URL
  * @property {Object<string, any>[]} review
  * @property {boolean} can_retry
+ * @property {string} review_open  the reviewed question shown in the viewer
+ * @property {number|null} time_limit  exam: seconds allowed
+ * @property {number|null} time_left  exam: seconds left when the kernel last said
  * @property {string} error
  */
 
@@ -63,6 +71,42 @@ function button(parent, text, cls, onClick) {
   b.type = "button";
   b.addEventListener("click", onClick);
   return b;
+}
+
+/** Seconds as m:ss (or h:mm:ss). @param {number} seconds */
+function clock(seconds) {
+  const t = Math.max(0, Math.ceil(seconds));
+  const hh = Math.floor(t / 3600);
+  const mm = Math.floor((t % 3600) / 60);
+  const ss = String(t % 60).padStart(2, "0");
+  return hh ? `${hh}:${String(mm).padStart(2, "0")}:${ss}` : `${mm}:${ss}`;
+}
+
+const capital = (text) => (text ? text.charAt(0).toUpperCase() + text.slice(1) : "");
+
+/** The call of one reader: "typical, moderate". */
+function callText(c) {
+  return [c.appearance, c.severity].filter(Boolean).join(", ") || "no call";
+}
+
+/**
+ * The readers' calls: "Reader 1: typical" ..., the adjudicator marked, the MD.ai
+ * id on hover, and the agreement in words ("2 of 3 readers said typical").
+ * @param {HTMLElement} parent @param {{agreement?: string, calls?: any[], adjudication?: any}} reads
+ */
+function readersBlock(parent, reads) {
+  const box = h("div", "tfq-readers", parent);
+  h("div", "tfq-agreement", box, capital(reads.agreement || ""));
+  const list = h("ul", "tfq-reader-list", box);
+  const item = (c, adjudicator) => {
+    const li = h("li", `tfq-reader${adjudicator ? " tfq-adjudicator" : ""}`, list);
+    h("span", "tfq-reader-name", li, adjudicator ? "Adjudicator" : c.reader);
+    h("span", "tfq-reader-call", li, callText(c));
+    if (c.reader_id) li.title = `MD.ai user ${c.reader_id}`;
+  };
+  for (const c of reads.calls || []) item(c, false);
+  if (reads.adjudication) item(reads.adjudication, true);
+  return box;
 }
 
 const num = (v) => (Number.isFinite(v) ? String(Math.round(v * 10) / 10) : "-");
@@ -133,14 +177,22 @@ function render({ model, el }) {
     const counter = h("div", "tfq-counter", left,
       get("stage") === "summary" ? `${p.answered || 0} of ${total} answered` : `Question ${shown} of ${total}`);
     counter.setAttribute("aria-live", "polite");
-    const badge = h("span", `tfq-badge tfq-${get("mode")}`, top, get("mode") === "exam" ? "Exam" : "Practice");
+    const right = h("div", "tfq-header-right", top);
+    const badge = h("span", `tfq-badge tfq-${get("mode")}`, right, get("mode") === "exam" ? "Exam" : "Practice");
     badge.title = get("mode") === "exam" ? "Feedback at the end" : "Feedback after each answer";
+    if (get("time_left") !== null && get("time_left") !== undefined && get("stage") !== "summary") {
+      const timer = h("div", "tfq-timer", right);
+      timer.setAttribute("role", "timer");
+      timer.setAttribute("aria-label", "time left");
+      paintTimer(timer);
+    }
     const bar = /** @type {HTMLProgressElement} */ (h("progress", "tfq-progress", parent));
     bar.max = Math.max(total, 1);
     bar.value = p.answered || 0;
     bar.setAttribute("aria-label", `${p.answered || 0} of ${total} answered`);
     if (get("mode") === "practice" && get("stage") !== "summary" && p.score !== undefined && (p.answered || 0) > 0) {
-      h("div", "tfq-score-line", parent, `Score so far: ${num(p.score)} of ${p.answered} answered`);
+      const n = p.answered;
+      h("div", "tfq-score-line", parent, `Score so far: ${num(p.score)} point${p.score === 1 ? "" : "s"} from ${n} answer${n === 1 ? "" : "s"}`);
     }
   }
 
@@ -277,7 +329,11 @@ function render({ model, el }) {
     };
     row("Your answer", describe(f.answer));
     if (!f.correct) row("Answer", describe(f.correct_answer), "tfq-correct-answer");
-    if (f.reads) row("Readers", f.reads);
+    if (f.readers && (f.readers.calls || []).length) {
+      const r = h("div", "tfq-row", table);
+      h("span", "tfq-row-label", r, "Readers");
+      readersBlock(h("span", "tfq-row-value", r), f.readers);
+    } else if (f.reads) row("Readers", f.reads);
   }
 
   function teaching(parent, f) {
@@ -296,12 +352,21 @@ function render({ model, el }) {
     verdict(parent, f);
     answers(parent, f);
     if (get("has_image")) {
-      const legend = h("div", "tfq-legend", parent);
-      h("span", "tfq-swatch tfq-swatch-ref", legend);
-      h("span", "", legend, (f.reference || []).length ? "reference outline  " : "the case's annotations  ");
-      if (f.mark) {
-        h("span", "tfq-swatch tfq-swatch-mark", legend);
-        h("span", "", legend, "your mark");
+      // name only what the image shows (older kernels send no count: assume drawn)
+      const drawn = f.outlines === undefined ? 1 : f.outlines;
+      if (drawn || f.mark) {
+        const legend = h("div", "tfq-legend", parent);
+        if (drawn) {
+          h("span", "tfq-swatch tfq-swatch-ref", legend);
+          h("span", "", legend, (f.reference || []).length ? "reference outline  " : "the case's annotations  ");
+        }
+        if (f.mark) {
+          h("span", "tfq-swatch tfq-swatch-mark", legend);
+          h("span", "", legend, "your mark");
+        }
+      }
+      if (f.outline_held) {
+        h("div", "tfq-muted tfq-held", parent, "The outlines on this image come with a later question that asks you to find them.");
       }
     }
     teaching(parent, f);
@@ -316,6 +381,11 @@ function render({ model, el }) {
 
   function summaryCard(parent) {
     const s = get("summary");
+    if (s.timed_out) {
+      const limit = s.time_limit ? ` (${clock(s.time_limit)} allowed)` : "";
+      h("div", "tfq-timed-out", parent, `Time ran out${limit}: ${s.answered} of ${s.total} questions answered; the rest count as unanswered.`)
+        .setAttribute("role", "status");
+    }
     const score = h("div", "tfq-total", parent);
     h("span", "tfq-total-value", score, `${num(s.percent)}%`);
     h("span", "tfq-total-detail", score,
@@ -334,10 +404,27 @@ function render({ model, el }) {
       const list = h("ol", "tfq-review", parent);
       for (const r of review) {
         const li = h("li", "tfq-review-item", list);
-        h("div", "tfq-review-prompt", li, r.prompt || r.question_id);
-        answers(li, r);
-        if (r.message) h("div", "tfq-muted", li, r.message);
-        teaching(li, r);
+        li.dataset.question = r.question_id;
+        const head = h("div", "tfq-review-prompt", li);
+        if (r.number) h("span", "tfq-review-number", head, `Question ${r.number}. `);
+        h("span", "", head, r.prompt || r.question_id);
+        const body = h("div", "tfq-review-body", li);
+        if (r.image) {
+          const open = get("review_open") === r.question_id;
+          const thumb = /** @type {HTMLButtonElement} */ (h("button", `tfq-thumb${open ? " tfq-thumb-open" : ""}`, body));
+          thumb.type = "button";
+          thumb.title = open ? "Shown in the viewer" : "Open this image in the viewer (scroll, window, zoom)";
+          thumb.setAttribute("aria-pressed", String(open));
+          const img = /** @type {HTMLImageElement} */ (h("img", "", thumb));
+          img.src = r.image;
+          img.alt = `Image of question ${r.number || ""}: the reference outlines` + (r.mark ? " and your mark" : "");
+          h("span", "tfq-thumb-caption", thumb, open ? "In the viewer" : `Slice ${(r.image_slice || 0) + 1} \u00b7 open in viewer`);
+          thumb.addEventListener("click", () => send({ type: "review_image", question_id: r.question_id }));
+        }
+        const text = h("div", "tfq-review-text", body);
+        answers(text, r);
+        if (r.message) h("div", "tfq-muted", text, r.message);
+        teaching(text, r);
       }
     } else if (!skipped) {
       h("p", "tfq-all-right", parent, "Every question answered right. Well done.");
@@ -414,7 +501,51 @@ function render({ model, el }) {
     busy = false;
     draw();
   };
-  const names = ["stage", "question", "progress", "feedback", "mark", "notice", "summary", "chart", "review", "can_retry", "has_image", "error", "mode", "title"];
+  // ------------------------------------------------------------------ the clock
+  // The countdown is cosmetic: it starts from what the kernel said (time_left) and
+  // runs on the page's own monotonic clock; at zero it asks the kernel to decide.
+  const live = h("div", "tfq-sr-only", el);
+  live.setAttribute("aria-live", "polite");
+  let clockFrom = { left: /** @type {number|null} */ (get("time_left")), at: performance.now() };
+  const announced = new Set();
+  let askedAtZero = false;
+  const left = () => (clockFrom.left === null || clockFrom.left === undefined
+    ? null : clockFrom.left - (performance.now() - clockFrom.at) / 1000);
+
+  function paintTimer(timer) {
+    const t = left();
+    if (t === null) return;
+    const limit = get("time_limit") || t;
+    timer.textContent = clock(t);
+    timer.classList.toggle("tfq-timer-amber", t <= Math.min(300, 0.25 * limit) && t > Math.min(60, 0.1 * limit));
+    timer.classList.toggle("tfq-timer-red", t <= Math.min(60, 0.1 * limit));
+    root.dataset.timeLeft = String(Math.max(0, Math.ceil(t)));
+  }
+
+  const onTimeLeft = () => {
+    clockFrom = { left: get("time_left"), at: performance.now() };
+    askedAtZero = false;
+  };
+  const tick = () => {
+    const t = left();
+    if (t === null || get("stage") === "summary") return;
+    const timer = root.querySelector(".tfq-timer");
+    if (timer) paintTimer(timer);
+    for (const [mark, text] of [[300, "5 minutes left"], [60, "1 minute left"]]) {
+      if (t <= mark && (get("time_limit") || 0) > mark && !announced.has(mark)) {
+        announced.add(mark);
+        live.textContent = text;
+      }
+    }
+    if (t <= 0 && !askedAtZero) {
+      askedAtZero = true; // once per word from the kernel; it answers with time_left or the summary
+      model.send({ type: "time_up" });
+    }
+  };
+  const ticker = setInterval(tick, 1000);
+
+  const names = ["stage", "question", "progress", "feedback", "mark", "notice", "summary", "chart", "review", "can_retry", "has_image", "error", "mode", "title", "review_open", "time_left"];
+  model.on("change:time_left", onTimeLeft); // before the redraw, which paints the timer
   for (const name of names) model.on(`change:${name}`, redraw);
   const onStage = () => {
     // a new question or the feedback: take the keyboard to the card
@@ -427,6 +558,8 @@ function render({ model, el }) {
   model.on("change:question", onStage);
   draw();
   return () => {
+    clearInterval(ticker);
+    model.off("change:time_left", onTimeLeft);
     for (const name of names) model.off(`change:${name}`, redraw);
     model.off("change:stage", onStage);
     model.off("change:question", onStage);

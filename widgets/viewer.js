@@ -28,7 +28,7 @@
  * @property {number} fps
  * @property {boolean} show_overlay
  * @property {{slice: number, label: string, color: string, kind: string, points: number[][]}[]} annotations
- * @property {"inspect"|"point"|"box"|"polygon"} mode
+ * @property {"inspect"|"point"|"box"|"polygon"|"freehand"} mode
  * @property {number} memory_budget_mb
  * @property {number} chunk_mb
  * @property {"auto"|"raw"|"deflate"} transfer
@@ -41,16 +41,19 @@ const MAX_INFLIGHT = 6; // requests the kernel has not finished answering
 const PREVIEWS_PER_REQUEST = 32;
 const FULL_CHUNKS_PER_REQUEST = 2; // fewer round trips; the kernel streams the chunks
 const PROBE_INFLIGHT = 2; // full-quality requests while "auto" is measuring the link
-const FULL_DURING_PREVIEW = 1; // full-quality requests in flight during the preview pass
+// full-quality requests in flight during the preview pass: one while the link is
+// unmeasured or slow (a full chunk ahead of the previews on a slow link delays them),
+// more once it is measured fast (loopback), so the lossless values arrive sooner
+const FULL_DURING_PREVIEW = 1;
+const FULL_DURING_PREVIEW_FAST = 3;
 const SAVE_EVERY_MS = 40;
-// "auto" switches to deflate below this link throughput (bytes per ms, kernel time
-// excluded). Deflate costs ~1 s of kernel CPU per 150 MB and halves the bytes: it pays
-// below ~25 MB/s on a remote link. On loopback the link is the machine itself, and a
-// busy 2-core machine reads 25-35 MB/s there while deflate would only add CPU work, so
-// only a throttled loopback (browser network emulation, ~12 MB/s) switches.
-const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
-const ON_LOOPBACK = LOOPBACK.has(globalThis.location?.hostname ?? "");
-const SLOW_LINK_BYTES_PER_MS = ON_LOOPBACK ? 15e3 : 25e3;
+// "auto" sends "planes" (half the bytes of raw CT for ~0.7 ms of kernel time a slice)
+// and switches to "deflate" below this link throughput (bytes per ms, kernel time
+// excluded): deflate saves a further fifth of the bytes for ~10 ms of kernel CPU a
+// slice, which pays only on a link slower than ~8 MB/s.
+const SLOW_LINK_BYTES_PER_MS = 8e3;
+// above this the link is "fast": full-quality chunks may travel beside the previews
+const FAST_LINK_BYTES_PER_MS = 25e3;
 
 /** @param {string} tag @param {string} cls @param {HTMLElement} [parent] */
 function h(tag, cls, parent) {
@@ -67,11 +70,27 @@ function bytesOf(buf) {
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
+/** Inflate zlib data (the browser's own inflater, off the main thread). */
+async function inflate(bytes, expected) {
+  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"));
+  const out = new Uint8Array(await new Response(stream).arrayBuffer());
+  if (out.length !== expected) throw new Error(`inflated ${out.length} bytes, expected ${expected}`);
+  return out;
+}
+
+/** Rebuild 16-bit values from a "planes" payload: every low byte, then the deflated high bytes. */
+async function unplane(bytes, rawBytes) {
+  const half = rawBytes / 2;
+  const lo = bytes.subarray(0, half);
+  const hi = await inflate(bytes.subarray(half), half);
+  const out = new Uint16Array(half);
+  for (let i = 0; i < half; i++) out[i] = lo[i] | (hi[i] << 8);
+  return new Uint8Array(out.buffer);
+}
+
 /** Inflate zlib data and undo the byte shuffle (low bytes, then high bytes). */
 async function inflateShuffled(bytes, rawBytes) {
-  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"));
-  const shuffled = new Uint8Array(await new Response(stream).arrayBuffer());
-  if (shuffled.length !== rawBytes) throw new Error(`inflated ${shuffled.length} bytes, expected ${rawBytes}`);
+  const shuffled = await inflate(bytes, rawBytes);
   const half = rawBytes / 2;
   // one 16-bit store per value (typed arrays are little-endian on every browser
   // platform, as the Int16Array views of the raw stream already assume)
@@ -166,7 +185,10 @@ function render({ model, el }) {
     requested: new Set(),
     /** @type {Map<number, {sent: number, kind: string}>} */ inflight: new Map(),
     nextId: 1, fullCount: 0, prevCount: 0,
-    encoding: "raw", lastArrival: 0, bwSamples: [],
+    // slices the kernel does not have yet (a remote series still downloading), and
+    // those it said have arrived since; download progress {loaded, total}
+    missing: new Set(), arrived: new Set(), download: /** @type {any} */ (null),
+    encoding: "planes", lastArrival: /** @type {{id: number, t: number}|null} */ (null), bwSamples: [],
     index: 0, center: 0, width: 1, invert: false, zoom: 1, pan: [0, 0],
     lut: new Uint32Array(65536), lutKey: "", lut8: new Map(),
     imageData: /** @type {ImageData|null} */ (null),
@@ -398,6 +420,9 @@ function render({ model, el }) {
     if (S.quality === "preview") mark = "preview, loading full quality";
     else if (S.quality === "none") mark = "loading…";
     if (missing > 0 && S.quality === "full") mark = `loading ${Math.round((100 * S.fullCount) / n)}%`;
+    const dl = S.download;
+    if (dl && dl.loaded < dl.total) mark = `downloading ${dl.loaded} / ${dl.total}` + (mark ? `, ${mark}` : "");
+    root.dataset.downloaded = dl ? String(dl.loaded) : "";
     br.textContent = mark;
     root.dataset.previews = String(S.prevCount);
     root.dataset.full = String(S.fullCount);
@@ -459,6 +484,8 @@ function render({ model, el }) {
     S.partial.clear();
     S.requested.clear();
     S.inflight.clear();
+    S.missing.clear();
+    S.arrived.clear();
     S.fullCount = 0; S.prevCount = 0; S.drawn = ""; S.lutKey = "";
     S.index = Math.max(0, Math.min(n - 1, get("index")));
     S.stats.scrollable = null; S.stats.full = null;
@@ -484,7 +511,8 @@ function render({ model, el }) {
     // alongside them (FULL_DURING_PREVIEW), so the lossless values arrive sooner.
     const fullInflight = [...S.inflight.values()].filter((r) => r.kind === "full").length;
     const previewInflight = S.inflight.size - fullInflight;
-    const overlap = S.prevCount > 0 && previewInflight >= 2 && fullInflight < FULL_DURING_PREVIEW;
+    const during = linkSpeed() >= FAST_LINK_BYTES_PER_MS ? FULL_DURING_PREVIEW_FAST : FULL_DURING_PREVIEW;
+    const overlap = S.prevCount > 0 && previewInflight >= 2 && fullInflight < during;
     const first = overlap ? fullRequest(fullInflight) : null;
     return first || previewRequest() || fullRequest(fullInflight);
   }
@@ -492,7 +520,7 @@ function render({ model, el }) {
     const limit = S.prevCount === 0 && S.inflight.size === 0 ? 3 : PREVIEWS_PER_REQUEST;
     const take = [];
     for (const i of around(S.index, S.n)) {
-      if (S.prev[i] || S.full[i] || S.jpeg[i] || S.requested.has(`p${i}`)) continue;
+      if (S.prev[i] || S.full[i] || S.jpeg[i] || S.requested.has(`p${i}`) || S.missing.has(i)) continue;
       take.push(i);
       if (take.length >= limit) break;
     }
@@ -504,18 +532,19 @@ function render({ model, el }) {
   function fullRequest(fullInflight) {
     const chunkBytes = get("chunk_mb") * 2 ** 20;
     const transfer = get("transfer");
-    // Until "auto" has measured the link, ask for one chunk at a time, at most
-    // PROBE_INFLIGHT requests: otherwise the first MAX_INFLIGHT x 2 chunks all travel
-    // raw, ~50 MB for a CT, before a slow link is noticed and deflate switched on.
-    const probing = transfer === "auto" && S.encoding === "raw" && S.bwSamples.length < 2 && chunkBytes > 1e6;
+    // Until "auto" has measured the link, at most PROBE_INFLIGHT requests: otherwise
+    // MAX_INFLIGHT x 2 chunks travel as planes before a slow link is noticed and
+    // deflate switched on. Each request asks for two chunks: the gap between their
+    // arrivals is what measures the link (see measureLink).
+    const probing = transfer === "auto" && S.encoding !== "deflate" && S.bwSamples.length < 2 && chunkBytes > 1e6;
     if (probing && fullInflight >= PROBE_INFLIGHT) return null;
-    const perChunk = (probing ? 1 : FULL_CHUNKS_PER_REQUEST) * Math.max(1, Math.floor(chunkBytes / S.sliceBytes));
+    const perChunk = FULL_CHUNKS_PER_REQUEST * Math.max(1, Math.floor(chunkBytes / S.sliceBytes));
     const cap = fullCap();
     const take = [];
     let seen = 0;
     for (const i of around(S.index, S.n)) {
       if (++seen > cap) break;
-      if (S.full[i] || S.requested.has(`f${i}`)) continue;
+      if (S.full[i] || S.requested.has(`f${i}`) || S.missing.has(i)) continue;
       take.push(i);
       if (take.length >= perChunk) break;
     }
@@ -588,22 +617,51 @@ function render({ model, el }) {
   }
 
   /**
-   * Estimate the link's throughput from a raw message that just arrived: its bytes
-   * over the time since the later of its request and the previous arrival, less the
-   * kernel's own time to make it (``ms``), so a busy kernel does not pass for a slow
-   * link. Two slow samples (median) switch "auto" to deflate.
+   * Estimate the link's throughput from a full-quality message that just arrived
+   * right after another chunk of the same answer: its bytes over the gap between
+   * the two arrivals. The kernel sends an answer's chunks back to back (they are
+   * made ahead on its thread pool), so the gap is the link's time, not the time the
+   * kernel spent on other requests (previews) in between, which the time since the
+   * request would count. Two slow samples (median) switch "auto" to deflate.
    */
   function measureLink(msg, bytes, arrived) {
-    const req = S.inflight.get(msg.id);
-    if (req && msg.kind === "full" && msg.encoding === "raw" && bytes.length > 1e6) {
-      const dt = arrived - Math.max(req.sent, S.lastArrival) - (Number(msg.ms) || 0);
-      S.bwSamples.push(bytes.length / Math.max(dt, 1));
-      if (S.bwSamples.length >= 2 && get("transfer") === "auto" && S.encoding === "raw") {
-        const sorted = [...S.bwSamples].sort((a, b) => a - b);
-        if (sorted[Math.floor(sorted.length / 2)] < SLOW_LINK_BYTES_PER_MS) S.encoding = "deflate";
-      }
+    const prev = S.lastArrival;
+    S.lastArrival = { id: msg.id, t: arrived };
+    if (msg.kind !== "full" || msg.encoding === "deflate" || bytes.length < 5e5) return;
+    if (!prev || prev.id !== msg.id) return;
+    S.bwSamples.push(bytes.length / Math.max(arrived - prev.t, 1));
+    if (S.bwSamples.length >= 2 && get("transfer") === "auto" && S.encoding === "planes") {
+      if (linkSpeed() < SLOW_LINK_BYTES_PER_MS) S.encoding = "deflate";
     }
-    S.lastArrival = arrived;
+  }
+  /** The median measured link throughput, bytes per ms (0 until two samples). */
+  function linkSpeed() {
+    if (S.bwSamples.length < 2) return 0;
+    const sorted = [...S.bwSamples].sort((a, b) => a - b);
+    return sorted[Math.floor(sorted.length / 2)];
+  }
+  /**
+   * A remote series still downloading: the kernel answers only the slices it has
+   * and lists the others as ``missing``; a "ready" message names slices that have
+   * arrived since. A slice already said to have arrived is never marked missing
+   * (the two messages come from different kernel threads, in either order).
+   */
+  function noteMissing(list) {
+    for (const i of list || []) {
+      S.requested.delete(`p${i}`);
+      S.requested.delete(`f${i}`);
+      if (!S.arrived.has(i)) S.missing.add(i);
+    }
+  }
+  function onReady(msg) {
+    if (msg.generation !== S.gen) return;
+    for (const i of msg.slices || []) {
+      S.arrived.add(i);
+      S.missing.delete(i);
+    }
+    S.download = { loaded: msg.loaded, total: msg.total };
+    updateText();
+    pump();
   }
 
   async function onChunk(msg, buffers) {
@@ -616,7 +674,11 @@ function render({ model, el }) {
     S.stats.kernelMs += Number(msg.ms) || 0;
     const began = performance.now();
     if (msg.kind === "full" && S.stats.firstFull === null) S.stats.firstFull = began - S.stats.render;
-    if (msg.last) S.inflight.delete(msg.id);
+    noteMissing(msg.missing);
+    if (msg.last) {
+      S.inflight.delete(msg.id);
+      pump(); // the next request travels while this chunk decodes
+    }
     const slices = msg.slices || [];
     if (msg.kind === "preview") {
       // decode the chunk's JPEGs in parallel (the browser decodes off the main thread)
@@ -642,6 +704,7 @@ function render({ model, el }) {
       // Raw values are used where they landed (no copy) when aligned for 16-bit views.
       let plain = bytes;
       if (msg.encoding === "deflate") plain = await inflateShuffled(bytes, msg.raw_bytes);
+      else if (msg.encoding === "planes") plain = await unplane(bytes, msg.raw_bytes);
       else if (bytes.byteOffset % 2) plain = bytes.slice();
       if (S.gen !== gen) return;
       const per = msg.rows * S.cols * 2;
@@ -671,15 +734,21 @@ function render({ model, el }) {
     S.stats.browserMs += performance.now() - began;
   }
 
-  // Chunks are handled one after another so their decodes finish in order.
-  let queue = Promise.resolve();
+  // Chunks are decoded side by side, not one after another: inflating and JPEG
+  // decoding run off the main thread, and every slice stands alone, so a chunk need
+  // not wait for the one before. What must follow arrival order (requests answered,
+  // slices missing or arrived) happens before the first await of onChunk.
   model.on("msg:custom", (msg, buffers) => {
+    if (msg && msg.type === "ready") {
+      guard(onReady)(msg);
+      return;
+    }
     if (!msg || msg.type !== "chunk") return;
     if (msg.generation === undefined || msg.generation === S.gen) {
       const bytes = buffers && buffers.length ? bytesOf(buffers[0]) : new Uint8Array(0);
-      measureLink(msg, bytes, performance.now()); // on arrival, not after the queue
+      measureLink(msg, bytes, performance.now());
     }
-    queue = queue.then(() => onChunk(msg, buffers || [])).catch(showError);
+    onChunk(msg, buffers || []).catch(showError);
   });
 
   // ---------------------------------------------------------------- toolbar
@@ -871,8 +940,10 @@ function render({ model, el }) {
     let kind = "wl";
     if (e.button === 1 || e.button === 2 || e.shiftKey) kind = "pan";
     else if (mode === "box") kind = "box";
+    else if (mode === "freehand") kind = "free";
     S.drag = { kind, sx: e.clientX, sy: e.clientY, c: S.center, w: S.width, pan: [...S.pan], x, y, moved: false };
     if (kind === "box") S.draft = [[x, y], [x, y]];
+    else if (kind === "free") S.draft = [[x, y]];
   }));
   canvas.addEventListener("pointermove", guard((e) => {
     S.pointer = toImage(e.clientX, e.clientY);
@@ -897,6 +968,10 @@ function render({ model, el }) {
     } else if (d.kind === "box") {
       S.draft[1] = S.pointer;
       paint();
+    } else if (d.kind === "free") {
+      const last = S.draft[S.draft.length - 1];
+      if (Math.hypot(S.pointer[0] - last[0], S.pointer[1] - last[1]) >= 0.5) S.draft.push(S.pointer);
+      paint();
     }
   }));
   canvas.addEventListener("pointerleave", () => {
@@ -908,7 +983,12 @@ function render({ model, el }) {
     S.drag = null;
     if (!d) return;
     const mode = get("mode");
-    if (d.kind === "box" && d.moved) {
+    if (d.kind === "free") {
+      const pts = simplifyPath(S.draft, 0.75);
+      S.draft = [];
+      if (d.moved && pts.length >= 3) model.send({ type: "shape", kind: "freehand", index: S.index, points: pts });
+      paint();
+    } else if (d.kind === "box" && d.moved) {
       const [[x0, y0], [x1, y1]] = S.draft;
       S.draft = [];
       model.send({ type: "shape", kind: "box", index: S.index, points: [[Math.min(x0, x1), Math.min(y0, y1)], [Math.max(x0, x1), Math.max(y0, y1)]] });
@@ -927,6 +1007,37 @@ function render({ model, el }) {
     }
   }));
   canvas.addEventListener("dblclick", guard(() => get("mode") === "polygon" && finishPolygon()));
+  /**
+   * Ramer-Douglas-Peucker: drop the path's points within `eps` image pixels of the
+   * line through their neighbours kept (a drag gives one point per pointer event).
+   * @param {number[][]} pts @param {number} eps @returns {number[][]}
+   */
+  function simplifyPath(pts, eps) {
+    if (pts.length < 3) return pts.slice();
+    const keep = new Uint8Array(pts.length);
+    keep[0] = keep[pts.length - 1] = 1;
+    const stack = [[0, pts.length - 1]];
+    while (stack.length) {
+      const [a, b] = /** @type {number[]} */ (stack.pop());
+      const [ax, ay] = pts[a], [bx, by] = pts[b];
+      const len = Math.hypot(bx - ax, by - ay);
+      let far = -1, best = eps;
+      for (let k = a + 1; k < b; k++) {
+        const [px, py] = pts[k];
+        const dist = len > 0 ? Math.abs((bx - ax) * (ay - py) - (ax - px) * (by - ay)) / len : Math.hypot(px - ax, py - ay);
+        if (dist > best) { best = dist; far = k; }
+      }
+      if (far >= 0) {
+        keep[far] = 1;
+        stack.push([a, far], [far, b]);
+      }
+    }
+    const out = pts.filter((_, k) => keep[k]);
+    // a closed outline: the release point near the start is the start
+    const [f, l] = [out[0], out[out.length - 1]];
+    if (out.length > 3 && Math.hypot(f[0] - l[0], f[1] - l[1]) <= eps * 2) out.pop();
+    return out;
+  }
   function finishPolygon() {
     // a double click also delivered two single clicks: drop the duplicate vertex
     const pts = S.draft.filter((p, k, all) => !k || Math.hypot(p[0] - all[k - 1][0], p[1] - all[k - 1][1]) > 0.5);

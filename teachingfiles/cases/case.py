@@ -125,11 +125,17 @@ class KeyImage:
 
 @dataclass(frozen=True)
 class ReaderCall:
-    """One reader's labels on a study: a category and (radiographs) a grade."""
+    """One reader's labels on a study: a category and (radiographs) a grade.
+
+    ``reader`` is the name shown to learners ("Reader 2", "Adjudication");
+    ``reader_id`` the annotator's MD.ai user id (``"U_Lmvflo"``), kept for an
+    educator (shown on hover), never as the reader's name.
+    """
 
     reader: str
     appearance: Appearance | None = None
     severity: Severity | None = None
+    reader_id: str | None = None
 
     def describe(self) -> str:
         """E.g. ``"Reader 2: typical, severe"``."""
@@ -202,9 +208,27 @@ class ReadSummary:
             text += f"; adjudicated {self.adjudication.describe().split(': ', 1)[1]}"
         return text
 
+    def agreement(self) -> str:
+        """Say how far the readers agree, in words a learner reads at a glance.
+
+        Example
+        -------
+        >>> ReadSummary((ReaderCall("Reader 1", Appearance.TYPICAL),
+        ...              ReaderCall("Reader 2", Appearance.INDETERMINATE),
+        ...              ReaderCall("Reader 3", Appearance.TYPICAL))).agreement()
+        '2 of 3 readers said typical'
+        """
+        parts = [_agreement(v) for v in (self.appearance_votes, self.severity_votes) if v]
+        text = "; ".join(parts)
+        if self.adjudication is not None:
+            said = self.adjudication.describe().split(": ", 1)[1]
+            text += f"{'; ' if text else ''}the adjudicator said {said}"
+        return text or "no reader labels"
+
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form: calls, votes, consensus, adjudication."""
+        """JSON-ready form: calls, votes, consensus, adjudication, agreement in words."""
         return {
+            "agreement": self.agreement(),
             "calls": [_call_dict(c) for c in self.calls],
             "appearance_votes": {k.value: v for k, v in self.appearance_votes.items()},
             "severity_votes": {k.value: v for k, v in self.severity_votes.items()},
@@ -215,9 +239,24 @@ class ReadSummary:
         }
 
 
+def _agreement(votes: Mapping[Any, int]) -> str:
+    """``{typical: 2, indeterminate: 1}`` -> ``"2 of 3 readers said typical"``."""
+    total = sum(votes.values())
+    ranked = sorted(votes.items(), key=lambda kv: -kv[1])
+    (top, count), rest = ranked[0], ranked[1:]
+    if total == 1:
+        return f"1 reader said {top.value}"
+    if count == total:
+        return f"all {total} readers said {top.value}"
+    if count * 2 > total:
+        return f"{count} of {total} readers said {top.value}"
+    return "the readers split: " + ", ".join(f"{n} {k.value}" for k, n in [(top, count), *rest])
+
+
 def _call_dict(call: ReaderCall) -> dict[str, str | None]:
     return {
         "reader": call.reader,
+        "reader_id": call.reader_id,
         "appearance": None if call.appearance is None else call.appearance.value,
         "severity": None if call.severity is None else call.severity.value,
     }

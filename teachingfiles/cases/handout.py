@@ -19,12 +19,13 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Sequence
+from dataclasses import replace
 from html import escape
 from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from teachingfiles.cases.case import KeyImage, TeachingCase
+from teachingfiles.cases.case import KeyImage, ReadSummary, TeachingCase
 from teachingfiles.cases.teaching_set import TeachingSet
 from teachingfiles.errors import NotFoundError, TeachingFilesError, UsageError
 
@@ -42,6 +43,8 @@ figure{display:inline-block;margin:.5em;vertical-align:top;max-width:22em}
 figure img{width:100%;background:#000}figcaption{font-size:.9em;color:#444}
 .missing{color:#a00;font-style:italic}ol.choices{list-style:upper-alpha}
 .answers{page-break-before:always;break-before:page}
+ul.readers{list-style:none;padding-left:1em}ul.readers li[title]{cursor:help}
+.adjudicator{font-weight:bold}
 @media print{body{margin:0;max-width:none}figure{page-break-inside:avoid}}
 """
 
@@ -55,6 +58,26 @@ def _list(label: str, items: Sequence[str]) -> str:
         return ""
     body = "".join(f"<li>{escape(i)}</li>" for i in items)
     return f"<p><b>{escape(label)}:</b></p><ul>{body}</ul>"
+
+
+def _readers(reads: ReadSummary | None) -> str:
+    """Render the readers' calls ("Reader 1: typical"), the adjudicator marked, the agreement.
+
+    The annotators' MD.ai ids are kept in each line's ``title`` (shown on hover).
+    """
+    if reads is None or not reads.calls:
+        return ""
+
+    def line(call: Any, name: str, cls: str = "") -> str:
+        title = f' title="MD.ai user {escape(call.reader_id)}"' if call.reader_id else ""
+        said = ", ".join(p.value for p in (call.appearance, call.severity) if p) or "no call"
+        return f"<li{cls}{title}>{escape(name)}: {escape(said)}</li>"
+
+    items = [line(c, c.reader) for c in reads.calls]
+    if reads.adjudication is not None:
+        items.append(line(reads.adjudication, "Adjudicator", ' class="adjudicator"'))
+    agreement = escape(reads.agreement()[:1].upper() + reads.agreement()[1:])
+    return f'<p><b>Readers:</b> {agreement}.</p><ul class="readers">{"".join(items)}</ul>'
 
 
 def _shapes(repo: Repository, case: TeachingCase, series: str, names: Sequence[str]) -> list[Any]:
@@ -180,6 +203,7 @@ def _case_back(repo: Repository, n: int, case: TeachingCase, questions: list[Que
         _p("Diagnosis", case.diagnosis),
         _p("Category", category),
         _p("Reasoning", case.reasoning),
+        _readers(case.reads),
         _list("Differential", case.differential),
         _p("Discussion", case.discussion),
         _list("Teaching points", case.teaching_points),
@@ -194,10 +218,18 @@ def handout_html(
     ts: TeachingSet, repo: Repository, *, case_ids: Sequence[str] | None = None
 ) -> str:
     """Return the handout of a teaching set (or of the cases named) as one HTML page."""
+    from teachingfiles.quiz.resolve import resolve
+
     cases = [c for c in ts.cases if case_ids is None or c.id in case_ids]
     if case_ids is not None and len(cases) != len(set(case_ids)):
         unknown = sorted(set(case_ids) - {c.id for c in cases})
-        raise NotFoundError(f"no case {', '.join(unknown)} in the teaching set {ts.title!r}")
+        known = ", ".join(c.id for c in ts.cases)
+        raise NotFoundError(
+            f"no case {', '.join(unknown)} in the teaching set {ts.title!r}; its cases are: {known}"
+        )
+    # the readers' calls come from the repository's labels (problems show as missing images)
+    resolved = resolve(replace(ts, cases=tuple(cases), questions=()), repo, strict=False).cases
+    cases = [resolved.get(c.id, c) for c in cases]
     by_case = {c.id: [q for q in ts.questions if q.case == c.id] for c in cases}
     general = [q for q in ts.questions if q.case is None] if case_ids is None else []
     meta = " · ".join(x for x in (ts.author, ts.audience, ts.licence) if x)

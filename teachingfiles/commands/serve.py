@@ -2,9 +2,12 @@
 
 Builds the demo repository on first use when no ``--repository`` is given (as
 ``teachingfiles demo`` does: build when ``.complete`` is missing, then index),
-starts Voila on 127.0.0.1 with the dashboard notebooks and the offline
-``teachingfiles`` template, and prints one line with the address once the server
-answers. The repository and gradebook reach the dashboards through
+mirrors a DICOMweb server into a local folder when ``--repository`` is a URL
+(:mod:`teachingfiles.commands._mirror`: a per-server cache folder reused by the
+next serve, or ``--mirror DIR``), starts Voila on 127.0.0.1 with the dashboard
+notebooks and the offline ``teachingfiles`` template, and prints one line with the
+address once the server answers. A web browser opens on it when there is a display
+to show it on. The repository and gradebook reach the dashboards through
 ``TEACHINGFILES_REPOSITORY`` and ``TEACHINGFILES_GRADEBOOK``. Ctrl-C or SIGTERM
 stops Voila too.
 """
@@ -25,7 +28,7 @@ from typing import Any
 
 from teachingfiles.errors import UsageError
 
-__all__ = ["DASHBOARDS", "dashboards_dir", "register"]
+__all__ = ["DASHBOARDS", "can_open_browser", "dashboards_dir", "register"]
 
 #: The dashboard notebooks, in the order the start line lists them.
 DASHBOARDS: tuple[str, ...] = ("quiz.ipynb", "library.ipynb", "gradebook.ipynb")
@@ -62,15 +65,28 @@ def register(subparsers: Any) -> None:
         help="serve the quiz, case library and gradebook dashboards (Voila)",
         description=(
             "Start Voila on 127.0.0.1 with the dashboards. Without --repository the demo "
-            "repository is used (built on first use)."
+            "repository is used (built on first use). A DICOMweb URL is mirrored into a "
+            "local folder first (reused, and brought up to date, by the next serve)."
         ),
     )
     parser.add_argument(
         "--repository",
-        metavar="PATH",
+        metavar="PATH-or-URL",
         default=None,
-        help="the repository folder (default: the demo repository, built if missing)",
+        help="the repository folder, or a DICOMweb root URL to mirror and serve "
+        "(default: the demo repository, built if missing)",
     )
+    parser.add_argument(
+        "--mirror",
+        metavar="DIR",
+        default=None,
+        help="where a DICOMweb --repository is mirrored (default: a folder per server "
+        "under ~/.cache/teachingfiles/remote, or $XDG_CACHE_HOME)",
+    )
+    parser.add_argument(
+        "--token", default=None, help="bearer token for a DICOMweb --repository "
+        "(default $TEACHINGFILES_TOKEN)"
+    )  # fmt: skip
     parser.add_argument(
         "--gradebook",
         metavar="URL",
@@ -81,7 +97,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--port", type=int, default=0, metavar="N", help="port (default: a free one)"
     )
-    parser.add_argument("--no-browser", action="store_true", help="do not open a web browser")
+    parser.add_argument(
+        "--no-browser",
+        action="store_true",
+        help="do not open a web browser (none is opened anyway when there is no display)",
+    )
     parser.set_defaults(func=_serve)
 
 
@@ -91,17 +111,39 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _repository(given: str | None) -> Path:
+def can_open_browser() -> bool:
+    """Return whether a graphical web browser can be shown on this machine.
+
+    On Linux and the BSDs that needs ``$DISPLAY`` or ``$WAYLAND_DISPLAY``: without
+    them :mod:`webbrowser` falls back to text browsers (``www-browser``, ``lynx``)
+    that would take over the terminal the server prints to. ``$BROWSER`` set by
+    the user counts as a yes; macOS and Windows always have a browser to open.
+    """
+    if sys.platform in ("darwin", "win32") or os.environ.get("BROWSER"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _repository(args: argparse.Namespace) -> Path:
+    from teachingfiles.commands._mirror import is_url, mirror_dicomweb
     from teachingfiles.dashboards import ensure_demo
 
+    given: str | None = args.repository
     if given is None:
         print("Preparing the demo repository (built once) ...", flush=True)
         return ensure_demo().resolve()
-    if "://" in given:
-        raise UsageError(
-            f"--repository {given}: the dashboards read a local folder; pull from a "
-            "DICOMweb server first with 'teachingfiles pull URL DIR', then serve DIR"
-        )
+    if is_url(given):
+        if not given.startswith(("http://", "https://")):
+            raise UsageError(
+                f"--repository {given}: only http(s):// DICOMweb roots can be served, "
+                "e.g. http://127.0.0.1:8042/dicom-web"
+            )
+        from teachingfiles.commands.pull import TOKEN_ENV
+
+        token = args.token or os.environ.get(TOKEN_ENV) or None
+        return mirror_dicomweb(given, args.mirror, token=token)
+    if args.mirror is not None:
+        raise UsageError(f"--mirror {args.mirror}: only for a DICOMweb URL as --repository")
     root = Path(given).expanduser().resolve()
     if not root.is_dir():
         raise UsageError(f"--repository {root}: not a folder; give a repository folder")
@@ -130,7 +172,7 @@ def _serve(args: argparse.Namespace) -> int:
     from teachingfiles.dashboards import jupyter_path as template_path
 
     folder = dashboards_dir()
-    root = _repository(args.repository)
+    root = _repository(args)
     gradebook = args.gradebook or gradebook_url()
     port = args.port or _free_port()
     env = {
@@ -158,7 +200,7 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"Dashboards at {base}/voila/tree (Ctrl-C to stop)", flush=True)
         for name in DASHBOARDS:
             print(f"  {base}/voila/render/{name}", flush=True)
-        if not args.no_browser:
+        if not args.no_browser and can_open_browser():
             import webbrowser
 
             webbrowser.open(f"{base}/voila/tree")

@@ -8,6 +8,7 @@ in the page: nothing is fetched).
 from __future__ import annotations
 
 import base64
+import html
 import os
 from typing import Any
 
@@ -37,6 +38,17 @@ def _rows(rows: list[ResultRow]) -> list[list[Any]]:
     ]  # fmt: skip
 
 
+def _stat(value: str, label: str) -> str:
+    return (
+        f'<div class="tfd-stat"><b>{html.escape(value)}</b><span>{html.escape(label)}</span></div>'
+    )
+
+
+def _section(table: str, chart: str) -> str:
+    """Return a table beside its chart (one above the other on a tablet)."""
+    return f'<div class="tfd-section"><div>{table}</div><div>{chart}</div></div>'
+
+
 class GradebookDashboard(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no type hints
     """Results from a gradebook, for one teaching set or all of them.
 
@@ -64,6 +76,7 @@ class GradebookDashboard(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets s
         self.body = ipywidgets.HTML()
         bar = ipywidgets.Box([self.set_choice, self.refresh_button])
         bar.add_class("tfd-bar")
+        bar.add_class("tfd-card")
         self.children = (style(), bar, self.body)
         self.attempts: list[AttemptRecord] = []
         self.refresh()
@@ -82,30 +95,51 @@ class GradebookDashboard(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets s
         chosen = self.set_choice.value or None
         self.attempts = self.gradebook.attempts(set_id=chosen)
         if not self.attempts:
-            self.body.value = message("No answers yet: results appear as learners answer.")
+            self.body.value = (
+                '<div class="tfd-card">'
+                + message(
+                    "No answers yet. Results appear here as learners answer; "
+                    "press Refresh to read the gradebook again."
+                )
+                + "</div>"
+            )
             return
         learners = results_by(self.attempts, "learner")
         topics = results_by(self.attempts, "topic")
         total_s = sum(a.seconds or 0.0 for a in self.attempts)
+        earned = sum(a.score * a.points for a in self.attempts)
+        possible = sum(a.points for a in self.attempts)
         csv_b64 = base64.b64encode(attempts_csv(self.attempts).encode()).decode("ascii")
+        n, k = len(self.attempts), len(learners)
         parts = [
             '<div class="tfd-card">',
+            '<div class="tfd-summary">',
+            _stat(f"{n}", "answer" if n == 1 else "answers"),
+            _stat(f"{k}", "learner" if k == 1 else "learners"),
+            _stat(f"{100 * earned / possible:.0f}%" if possible else "-", "of points earned"),
+            _stat(f"{total_s / 60:.1f}", "minutes answering"),
+            "</div>",
             (
-                f"<p>{len(self.attempts)} answers from {len(learners)} learners; "
-                f"{total_s / 60:.1f} minutes answering in all. "
-                f'<a class="tfd-download" download="attempts.csv" '
-                f'href="data:text/csv;base64,{csv_b64}">Download CSV</a></p>'
+                '<p class="tfd-muted">Time is from showing a question to submitting its '
+                'answer. <a class="tfd-download" download="attempts.csv" '
+                f'href="data:text/csv;base64,{csv_b64}">Download all answers (CSV)</a></p>'
             ),
-            "<h3>By learner</h3>", html_table(["learner", *_HEADER[1:]], _rows(learners)),
-            figure_html(results_chart(learners, title="By learner"), "scores by learner"),
-            "<h3>By category</h3>", html_table(["topic", *_HEADER[1:]], _rows(topics)),
-            figure_html(results_chart(topics, title="By category"), "scores by category"),
+            "<h3>By learner</h3>",
+            _section(
+                html_table(["learner", *_HEADER[1:]], _rows(learners)),
+                figure_html(results_chart(learners, title="By learner"), "scores by learner"),
+            ),
+            "<h3>By category</h3>",
+            _section(
+                html_table(["category", *_HEADER[1:]], _rows(topics)),
+                figure_html(results_chart(topics, title="By category"), "scores by category"),
+            ),
             "<h3>Hardest questions</h3>",
             html_table(["question", *_HEADER[1:]], _rows(hardest(self.attempts))),
             "<h3>By question</h3>",
             html_table(["question", *_HEADER[1:]], _rows(results_by(self.attempts, "question"))),
             "</div>",
-        ]  # fmt: skip
+        ]
         self.body.value = "".join(parts)
 
     def close(self) -> None:

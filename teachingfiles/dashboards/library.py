@@ -4,6 +4,14 @@ Filters map one to one onto :meth:`Repository.studies` (collection, modality, RS
 category, severity, finding, text). A study that is a case of a teaching set opens
 as an unknown in :class:`~teachingfiles.widgets.CaseView` (Reveal shows the answer);
 any other study opens in the :class:`~teachingfiles.widgets.StackViewer`.
+
+Answers are hidden by default, as on a teaching-file site's "unknown" list: the
+card of a teaching case shows its presentation (history), modality and collection,
+not its title, category or severity, which would give the unknown away. "Show
+answers" shows them. Filtering by category, severity or finding is browsing by
+answer (as searching a diagnosis on Radiopaedia lists cases under their
+diagnoses), so while such a filter is set the answers are shown and the page
+says so.
 """
 
 from __future__ import annotations
@@ -29,9 +37,11 @@ from teachingfiles.vocabulary import Appearance, Finding, Severity
 from teachingfiles.widgets._quiz_media import Shot, VolumeCache, viewer_for
 from teachingfiles.widgets.case_view import CaseView
 
-__all__ = ["CaseLibrary", "study_thumbnail"]
+__all__ = ["ANSWER_FILTERS", "CaseLibrary", "card_lines", "study_thumbnail"]
 
 _ANY = "any"
+#: Filters that select by the answer: setting one shows the answers on the cards.
+ANSWER_FILTERS = ("category", "severity", "finding")
 
 
 def study_thumbnail(repository: Repository, study: Study, size: int = 192) -> bytes | None:
@@ -49,6 +59,41 @@ def _choices(values: list[str]) -> list[tuple[str, str]]:
     return [("any", _ANY), *((v, v) for v in values)]
 
 
+def _first_sentence(text: str, limit: int = 90) -> str:
+    """Return the history's first sentence (age, sex, complaint), cut to ``limit`` characters."""
+    first = text.strip().split(". ", 1)[0].rstrip(".")
+    return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
+
+
+def card_lines(study: Study, case: TeachingCase | None, *, answers: bool) -> list[str]:
+    """Return the plain-text lines of a study's card (title first).
+
+    A teaching case with ``answers=False`` is shown as an unknown: its id and the
+    start of its history, never its title, category or severity (nor the study
+    description, which may name the diagnosis).
+
+    Parameters
+    ----------
+    study
+        The catalog's study.
+    case
+        The teaching case on this study, if a teaching set has one.
+    answers
+        Whether the answers may be shown.
+    """
+    where = f"{study.collection} · {', '.join(str(m) for m in study.modalities)}"
+    if case is not None and not answers:
+        lines = [f"Unknown case {case.id}", where]
+        if case.history:
+            lines.append(_first_sentence(case.history))
+        return lines
+    lines = [case.title if case else study.description or study.study_uid, where]
+    if study.appearance is not None:
+        grade = f" · {study.severity.value}" if study.severity is not None else ""
+        lines.append(f"{study.appearance.value}{grade}")
+    return lines
+
+
 class CaseLibrary(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no type hints
     """Filter the repository's studies and open one.
 
@@ -57,7 +102,7 @@ class CaseLibrary(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no
     root
         The repository folder (default: ``$TEACHINGFILES_REPOSITORY`` or the demo).
     limit
-        Most tiles shown at once (thumbnails are decoded on demand).
+        Most cards shown at once (thumbnails are decoded on demand).
     """
 
     def __init__(self, root: str | os.PathLike[str] | None = None, *, limit: int = 24) -> None:
@@ -87,22 +132,30 @@ class CaseLibrary(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no
             options=_choices([f.value for f in Finding]), description="Finding"
         )
         self.text = ipywidgets.Text(placeholder="words in descriptions", description="Text")
+        self.show_answers = ipywidgets.Checkbox(
+            value=False, description="Show answers", indent=False
+        )
+        self.show_answers.add_class("tfd-answers")
         self.count = ipywidgets.HTML()
+        self.count.add_class("tfd-count")
         self.grid = ipywidgets.Box()
         self.grid.add_class("tfd-grid")
-        self.detail = ipywidgets.Box()
+        self.back_button = ipywidgets.Button(description="← All cases")
+        self.back_button.add_class("tfd-back")
+        self.back_button.on_click(lambda _b: self.close_study())
+        self.detail = ipywidgets.VBox()
+        self.detail.add_class("tfd-detail")
         self._thumbs: dict[str, bytes | None] = {}
         self._volumes = VolumeCache(self.repository, size=2)
         self.opened: Any = None
         filters = [self.collection, self.modality, self.category, self.severity, self.finding,
                    self.text]  # fmt: skip
-        bar = ipywidgets.Box(filters)
+        bar = ipywidgets.Box([*filters, self.show_answers])
         bar.add_class("tfd-bar")
         bar.add_class("tfd-card")
-        for w in filters:
+        for w in [*filters, self.show_answers]:
             w.observe(lambda _change: self.refresh(), names="value")
-        self.children = (style(), bar, self.count,
-                         self.grid, self.detail)  # fmt: skip
+        self.children = (style(), bar, self.count, self.grid, self.detail)
         self.refresh()
 
     def filters(self) -> dict[str, str]:
@@ -119,13 +172,37 @@ class CaseLibrary(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no
             out["text"] = self.text.value.strip()
         return out
 
+    def answer_filters(self) -> list[str]:
+        """Return the names of the filters set that select by the answer (category, ...)."""
+        return [name for name in ANSWER_FILTERS if getattr(self, name).value != _ANY]
+
+    @property
+    def answers_shown(self) -> bool:
+        """Whether cards show titles, categories and severities (toggle, or an answer filter)."""
+        return bool(self.show_answers.value) or bool(self.answer_filters())
+
     def refresh(self) -> list[Study]:
-        """Run the filters and show the matching studies as tiles; return them."""
+        """Run the filters and show the matching studies as cards; return them."""
         studies = self.repository.studies(**self.filters())
         shown = studies[: self.limit]
-        more = f" (first {len(shown)} shown)" if len(studies) > len(shown) else ""
-        self.count.value = message(f"{len(studies)} studies{more}")
-        self.grid.children = tuple(self._tile(s) for s in shown)
+        noun = "study" if len(studies) == 1 else "studies"
+        text = f"{len(studies)} {noun}"
+        if len(studies) > len(shown):
+            text += f" (first {len(shown)} shown: filter to narrow down)"
+        by_answer = self.answer_filters()
+        if by_answer and not self.show_answers.value:
+            text += f". Filtered by {' and '.join(by_answer)}: answers shown."
+        elif not self.answers_shown and any(s.study_uid in self.cases for s in shown):
+            text += ". Teaching cases are shown as unknowns."
+        if not studies:
+            self.grid.children = (
+                ipywidgets.HTML(
+                    message("No study matches these filters. Set one of them back to “any”.")
+                ),
+            )
+        else:
+            self.grid.children = tuple(self._tile(s) for s in shown)
+        self.count.value = message(text)  # after the cards: it tells they are drawn
         return studies
 
     def _tile(self, study: Study) -> Any:
@@ -136,41 +213,54 @@ class CaseLibrary(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no
                 self._thumbs[study.study_uid] = None
         jpeg = self._thumbs[study.study_uid]
         case = self.cases.get(study.study_uid)
-        lines = [
-            f"<b>{html.escape(case.title if case else study.description or study.study_uid)}</b>",
-            html.escape(f"{study.collection} · {', '.join(str(m) for m in study.modalities)}"),
-        ]
-        if study.appearance is not None:
-            grade = f" · {study.severity.value}" if study.severity is not None else ""
-            lines.append(html.escape(f"{study.appearance.value}{grade}"))
+        title, *rest = card_lines(study, case, answers=self.answers_shown)
+        caption = "<br>".join([f"<b>{html.escape(title)}</b>", *map(html.escape, rest)])
         parts: list[Any] = []
         if jpeg is not None:
             parts.append(ipywidgets.Image(value=jpeg, format="jpeg"))
-        parts.append(ipywidgets.HTML(f'<div class="tfd-caption">{"<br>".join(lines)}</div>'))
+        else:
+            parts.append(ipywidgets.HTML('<div class="tfd-noimage">no preview</div>'))
+        parts.append(ipywidgets.HTML(f'<div class="tfd-caption">{caption}</div>'))
         button = ipywidgets.Button(description="Open as unknown" if case else "Open images")
         button.on_click(lambda _b, s=study: self.open_study(s))
         parts.append(button)
         tile = ipywidgets.VBox(parts)
         tile.add_class("tfd-tile")
+        if case is not None:
+            tile.add_class("tfd-case")
         return tile
 
     def open_study(self, study: Study | str) -> Any:
-        """Open a study below the tiles: a case as an unknown, else its first series."""
+        """Open a study in place of the cards: a case as an unknown, else its first series."""
         uid = study if isinstance(study, str) else study.study_uid
         if self.opened is not None:
             self.opened.close()
+            self.opened = None
         case = self.cases.get(uid)
         if case is not None:
             self.opened = CaseView(case, self.repository)
         else:
             series = self.repository.series(uid)
             if not series:
-                self.detail.children = (ipywidgets.HTML(message("No images in this study", "bad")),)
+                self.detail.children = (
+                    self.back_button,
+                    ipywidgets.HTML(message("This study has no images to show.", "bad")),
+                )
+                self.grid.add_class("tfd-hidden")
                 return None
             shot = Shot(series[0].series_uid)
             self.opened = viewer_for(self._volumes.get(shot.series_uid), shot)
-        self.detail.children = (self.opened,)
+        self.detail.children = (self.back_button, self.opened)
+        self.grid.add_class("tfd-hidden")
         return self.opened
+
+    def close_study(self) -> None:
+        """Close the open study and show the cards again."""
+        if self.opened is not None:
+            self.opened.close()
+            self.opened = None
+        self.detail.children = ()
+        self.grid.remove_class("tfd-hidden")
 
     def close(self) -> None:
         """Close what is open and the repository."""

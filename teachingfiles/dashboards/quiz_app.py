@@ -74,16 +74,30 @@ class QuizDashboard(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships 
             )
         )
         self.area = ipywidgets.Box()
-        form = ipywidgets.VBox([self.sets, self.learner, self.mode, self.start_button, self.status])
-        form.add_class("tfd-card")
-        self.children = (
-            style(),
-            form,
-            self.area,
-        )
+        self.form = ipywidgets.VBox([self.sets, self.learner, self.mode, self.start_button])
+        self.form.add_class("tfd-card")
+        self.form.add_class("tfd-form")
+        # once started, the form folds away so the question and its images fill the
+        # screen; this button brings it back (another set, another name, exam mode)
+        self.change_button = ipywidgets.Button(description="Change set or name")
+        self.change_button.add_class("tfd-hidden")
+        self.change_button.on_click(lambda _b: self.show_form())
+        line = ipywidgets.HBox([self.status, self.change_button])
+        line.add_class("tfd-status")
+        self.children = (style(), self.form, line, self.area)
         if not sets:
-            self.status.value = message(f"No teaching sets in {self.root / 'teaching-sets'}", "bad")
+            self.status.value = message(
+                f"No teaching sets in {self.root / 'teaching-sets'}: put a teaching set's "
+                "YAML file there ('teachingfiles demo build' writes the demo's), or serve "
+                "another repository with 'teachingfiles serve --repository PATH'.",
+                "bad",
+            )
             self.start_button.disabled = True
+
+    def show_form(self) -> None:
+        """Show the set, name and mode form again (the quiz below stays until restarted)."""
+        self.form.remove_class("tfd-hidden")
+        self.change_button.add_class("tfd-hidden")
 
     def start(self) -> QuizView | None:
         """Start (or resume) the chosen set for the named learner; None if not possible."""
@@ -114,6 +128,8 @@ class QuizDashboard(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships 
             "good",
         )
         self.area.children = (self.view,)
+        self.form.add_class("tfd-hidden")
+        self.change_button.remove_class("tfd-hidden")
         return self.view
 
     def close(self) -> None:

@@ -20,6 +20,7 @@ Where the truth comes from
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
@@ -256,17 +257,46 @@ def _check_key_images(
         )
 
 
+_READER_NAME = re.compile(r"^\s*reader\s*(\d+)\s*$", re.IGNORECASE)
+
+
 def _reader_calls(labels: Iterable[_ReaderLabel]) -> list[ReaderCall]:
+    """Merge the study's labels into one call per reader, named "Reader 1", "Reader 2" ...
+
+    RICORD 1c names its readers by label group ("Reader 1".."Reader 3"); 1a/1b
+    labels carry only the annotator's MD.ai user id (``U_Lmvflo``), which means
+    nothing to a learner. Those readers are numbered after the named ones in
+    the order of their ids (stable for a study whatever order the labels come
+    in); the id stays on the call as ``reader_id`` for an educator.
+    """
     merged: dict[str, ReaderCall] = {}
     for label in labels:
         name = "Adjudication" if label.is_adjudication else label.reader
-        call = merged.get(name, ReaderCall(name))
+        call = merged.get(name, ReaderCall(name, reader_id=getattr(label, "created_by", None)))
         if label.appearance is not None:
             call = replace(call, appearance=label.appearance)
         if label.severity is not None:
             call = replace(call, severity=label.severity)
         merged[name] = call
-    return [c for c in merged.values() if c.appearance or c.severity]
+    calls = [c for c in merged.values() if c.appearance or c.severity]
+    taken = {int(m.group(1)) for c in calls if (m := _READER_NAME.match(c.reader))}
+    numbers = (n for n in range(1, len(calls) + len(taken) + 2) if n not in taken)
+    unnamed = sorted(
+        (c for c in calls if c.reader != "Adjudication" and not _READER_NAME.match(c.reader)),
+        key=lambda c: c.reader,
+    )
+    renamed = {
+        c.reader: replace(c, reader=f"Reader {next(numbers)}", reader_id=c.reader_id or c.reader)
+        for c in unnamed
+    }
+    calls = [renamed.get(c.reader, c) for c in calls]
+    order = {"Adjudication": 10**6}
+    return sorted(calls, key=lambda c: (order.get(c.reader, 0), _reader_number(c.reader)))
+
+
+def _reader_number(name: str) -> int:
+    m = _READER_NAME.match(name)
+    return int(m.group(1)) if m else 0
 
 
 def _no_truth(

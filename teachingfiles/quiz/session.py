@@ -376,9 +376,24 @@ class QuizSession:
         raise UsageError(f"question {question_id!r} is not in this session")
 
     def finish(self) -> Summary:
-        """End the session and return the summary (unanswered questions score zero)."""
-        self._finish_record(self._clock())
+        """End the session and return the summary (unanswered questions score zero).
+
+        A session whose time ran out ends at its deadline, however late this is called.
+        """
+        if not self.finished:  # past the deadline, ``finished`` has closed it there
+            self._finish_record(self._clock())
         return self.summary()
+
+    @property
+    def timed_out(self) -> bool:
+        """Whether the session ended because its time limit ran out."""
+        deadline = self._deadline()
+        finished_at = self.record.finished_at
+        return deadline is not None and finished_at is not None and finished_at >= deadline
+
+    def deadline(self) -> dt.datetime | None:
+        """When the time limit runs out (``None`` without one), by the kernel's clock."""
+        return self._deadline()
 
     def _finish_record(self, at: dt.datetime | None) -> None:
         if self.record.finished_at is None:
@@ -400,7 +415,13 @@ class QuizSession:
         seconds = None
         if self.record.finished_at is not None:
             seconds = (self.record.finished_at - self.record.started_at).total_seconds()
-        return summarize(self._questions, feedback, seconds=seconds)
+        return summarize(
+            self._questions,
+            feedback,
+            seconds=seconds,
+            time_limit=self.record.time_limit_s,
+            timed_out=self.timed_out,
+        )
 
     def wrong_ids(self) -> list[str]:
         """Ids of questions answered without full credit, or not answered, in order."""

@@ -28,6 +28,8 @@ class TopicScore:
     earned: float
     possible: float
     questions: int
+    answered: int | None = None
+    """How many of the questions were answered (``None``: not counted)."""
 
     @property
     def percent(self) -> float:
@@ -47,6 +49,8 @@ class Summary:
     wrong: tuple[str, ...]
     unanswered: tuple[str, ...] = ()
     seconds: float | None = field(default=None)
+    time_limit: float | None = None
+    timed_out: bool = False
 
     @property
     def percent(self) -> float:
@@ -68,6 +72,8 @@ class Summary:
             "wrong": list(self.wrong),
             "unanswered": list(self.unanswered),
             "seconds": self.seconds,
+            "time_limit": self.time_limit,
+            "timed_out": self.timed_out,
         }
 
 
@@ -76,9 +82,15 @@ def summarize(
     feedback: dict[str, Feedback],
     *,
     seconds: float | None = None,
+    time_limit: float | None = None,
+    timed_out: bool = False,
 ) -> Summary:
-    """Total the feedback over ``questions`` (those without feedback count zero)."""
-    by_topic: dict[str, list[float]] = {}
+    """Total the feedback over ``questions`` (those without feedback count zero).
+
+    ``time_limit`` (seconds) and ``timed_out`` (the session ended when it ran out)
+    are carried into the summary as they are.
+    """
+    by_topic: dict[str, list[float]] = {}  # earned, possible, questions, answered
     wrong, unanswered = [], []
     earned = possible = 0.0
     for q in questions:
@@ -88,13 +100,16 @@ def summarize(
             unanswered.append(q.id)
         elif feedback[q.id].score < 1.0:
             wrong.append(q.id)
-        cell = by_topic.setdefault(q.topic, [0.0, 0.0, 0])
+        cell = by_topic.setdefault(q.topic, [0.0, 0.0, 0, 0])
         cell[0] += got
         cell[1] += points
         cell[2] += 1
+        cell[3] += q.id in feedback
         earned += got
         possible += points
-    topics = tuple(TopicScore(t, e, p, int(n)) for t, (e, p, n) in sorted(by_topic.items()))
+    topics = tuple(
+        TopicScore(t, e, p, int(n), int(a)) for t, (e, p, n, a) in sorted(by_topic.items())
+    )
     return Summary(
         earned=earned,
         possible=possible,
@@ -104,6 +119,8 @@ def summarize(
         wrong=tuple(wrong),
         unanswered=tuple(unanswered),
         seconds=seconds,
+        time_limit=time_limit,
+        timed_out=timed_out,
     )
 
 
@@ -121,9 +138,17 @@ def score_chart(summary: Summary, *, title: str | None = None) -> Figure:
     height = 1.2 + 0.45 * max(len(topics), 1)
     fig = Figure(figsize=(6.4, height), layout="constrained")
     ax = fig.add_subplot()
-    names = [f"{t.topic} (n={t.questions})" for t in topics]
+    # unanswered questions score zero: say how many were answered, or a resident who
+    # got both answers right reads a red 22% as a failure
+    names = [
+        f"{t.topic} (n={t.questions})"
+        if t.answered is None or t.answered == t.questions
+        else f"{t.topic} ({t.answered} of {t.questions} answered)"
+        for t in topics
+    ]
     values = [t.percent for t in topics]
     colors = ["#388e3c" if v >= 80 else "#f57c00" if v >= 50 else "#d32f2f" for v in values]
+    ax.barh(names, [100.0] * len(names), color="#eceff1")  # the track: 0% still shows a row
     bars = ax.barh(names, values, color=colors)
     ax.bar_label(bars, labels=[f"{v:.0f}%" for v in values], padding=3)
     ax.set_xlim(0, 110)

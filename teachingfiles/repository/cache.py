@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import re
-import tempfile
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
@@ -38,6 +39,7 @@ __all__ = ["CACHE_ENV", "InstanceCache", "default_cache_root"]
 CACHE_ENV = "TEACHINGFILES_CACHE"
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 _PART = ".part"
+_O_BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
 
 
 def default_cache_root() -> Path:
@@ -48,6 +50,12 @@ def default_cache_root() -> Path:
     xdg = os.environ.get("XDG_CACHE_HOME")
     base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
     return base / "teachingfiles"
+
+
+def _write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
+    with memoryview(data) as view:
+        while view:  # os.write may write less than asked
+            view = view[os.write(fd, view) :]
 
 
 def _check_uid(uid: str, what: str) -> str:
@@ -68,6 +76,7 @@ class InstanceCache:
     def __init__(self, root: str | PathLike[str]) -> None:
         self.root = Path(root).expanduser()
         self._made: set[Path] = set()  # folders known to exist (mkdir costs a syscall)
+        self._serial = itertools.count()  # makes temporary names unique (next() is atomic)
 
     @classmethod
     def default(cls, url: str) -> InstanceCache:
@@ -107,35 +116,44 @@ class InstanceCache:
             If the cache folder cannot be written (the path is named).
         """
         final = self.path(sop_uid)
-        with self._writing(final) as fh:
-            if isinstance(data, bytes | bytearray | memoryview):
-                fh.write(data)
-            else:
-                for chunk in data:
-                    fh.write(chunk)
+        chunks = [data] if isinstance(data, bytes | bytearray | memoryview) else data
+        with self._writing(final) as fd:
+            for chunk in chunks:
+                _write_all(fd, chunk)
         return final
 
     @contextlib.contextmanager
-    def _writing(self, final: Path) -> Iterator[tempfile._TemporaryFileWrapper[bytes]]:
+    def _writing(self, final: Path) -> Iterator[int]:
+        """Open a temporary file beside ``final``; yield its descriptor; rename it into place.
+
+        Plain :func:`os.open`, not :func:`tempfile.NamedTemporaryFile`: the latter's
+        random names and file wrapper cost ~2 ms a file (measured, 150 instances of
+        a series: 0.4-1 s against 0.05-0.4 s), on the thread that writes while a
+        series streams. The name is made unique by the process, thread and a
+        counter, and ``O_EXCL`` refuses to reuse one left by a crash.
+        """
+        tmp = final.with_name(
+            f".{final.stem}.{os.getpid()}-{threading.get_ident()}-{next(self._serial)}{_PART}"
+        )
         try:
             if final.parent not in self._made:
                 final.parent.mkdir(parents=True, exist_ok=True)
                 self._made.add(final.parent)
-            fh = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, then renamed
-                dir=final.parent, prefix=f".{final.stem}.", suffix=_PART, delete=False
-            )
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o644)
         except OSError as exc:
             raise RepositoryError(
                 f"{final.parent}: cannot write to the instance cache ({exc.strerror}); "
                 f"choose another folder with ${CACHE_ENV} or the cache= argument"
             ) from exc
         try:
-            with fh:
-                yield fh
-            Path(fh.name).replace(final)  # atomic: readers see the whole file or nothing
+            try:
+                yield fd
+            finally:
+                os.close(fd)
+            tmp.replace(final)  # atomic: readers see the whole file or nothing
         except BaseException:
             with contextlib.suppress(OSError):
-                Path(fh.name).unlink()
+                tmp.unlink()
             raise
 
     def clean(self) -> int:
@@ -175,8 +193,8 @@ class InstanceCache:
         }  # fmt: skip
         if headers is not None:
             record["headers"] = [dict(h) for h in headers]
-        with self._writing(target) as fh:
-            fh.write(json.dumps(record).encode())
+        with self._writing(target) as fd:
+            _write_all(fd, json.dumps(record).encode())
 
     def _series_record(self, series_uid: str) -> dict[str, Any] | None:
         try:

@@ -42,6 +42,8 @@ from tqdm.auto import tqdm
 from teachingfiles.errors import DicomError, NotFoundError
 from teachingfiles.repository._download import (
     SeriesDownload,
+    Stream,
+    StreamAhead,
     iter_parts,
     multipart_boundary,
     single_part,
@@ -465,7 +467,7 @@ class DicomwebSource:
         *,
         focus: int | None = None,
         progress: bool,
-        stream: bool = False,
+        stream: Stream | None = None,
     ) -> SeriesDownload:
         return SeriesDownload(
             uids,
@@ -475,7 +477,7 @@ class DicomwebSource:
             workers=self.workers,
             progress=progress,
             description=f"series …{series_uid[-8:]}",
-            stream=(lambda: self._stream_series(study_uid, series_uid)) if stream else None,
+            stream=stream,
         )
 
     def open_series(
@@ -509,17 +511,31 @@ class DicomwebSource:
         cached = self._open_cached(series_uid, workers)
         if cached is not None:  # offline, no request at all
             return cached
-        metadata = self._metadata_json(study_uid, series_uid)
-        headers = [header_from_json(attrs, self.cache) for attrs in metadata]
-        vol = RemoteVolume.from_headers(headers, workers=workers)
-        self.cache.remember_series(
-            study_uid, series_uid, list(vol.sop_uids), [header_to_record(h) for h in vol.headers]
-        )
-        focus = vol.shape[0] // 2 if near is None else near % vol.shape[0]
-        download = self._download(
-            study_uid, series_uid, vol.sop_uids, focus=focus, progress=progress, stream=True
-        )
+        # The series is asked for with its metadata: the server reads and sends the
+        # instances while it builds the metadata, and they are parsed meanwhile.
+        stream = StreamAhead(lambda: self._stream_series(study_uid, series_uid))
+        try:
+            metadata = self._metadata_json(study_uid, series_uid)
+            headers = [header_from_json(attrs, self.cache) for attrs in metadata]
+            vol = RemoteVolume.from_headers(headers, workers=workers)
+            focus = vol.shape[0] // 2 if near is None else near % vol.shape[0]
+            download = self._download(
+                study_uid, series_uid, vol.sop_uids, focus=focus, progress=progress, stream=stream
+            )
+        except BaseException:
+            stream.close()
+            raise
         vol.attach(download)
+        try:  # after the slice on screen is asked for: a file write is not on its way
+            self.cache.remember_series(
+                study_uid,
+                series_uid,
+                list(vol.sop_uids),
+                [header_to_record(h) for h in vol.headers],
+            )
+        except BaseException:
+            vol.close()
+            raise
         return vol
 
     def _open_cached(self, series_uid: str, workers: int | None) -> RemoteVolume | None:

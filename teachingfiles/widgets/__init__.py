@@ -7,8 +7,17 @@ teaching case as an unknown with a Reveal button.
 """
 
 from teachingfiles.widgets._source import ArraySource, SliceSource, as_source
+from teachingfiles.widgets.authoring_view import AuthoringView
 from teachingfiles.widgets.case_view import CaseView
 from teachingfiles.widgets.quiz_view import QuizView
 from teachingfiles.widgets.viewer import StackViewer
 
-__all__ = ["ArraySource", "CaseView", "QuizView", "SliceSource", "StackViewer", "as_source"]
+__all__ = [
+    "ArraySource",
+    "AuthoringView",
+    "CaseView",
+    "QuizView",
+    "SliceSource",
+    "StackViewer",
+    "as_source",
+]

@@ -46,6 +46,7 @@ __all__ = [
     "nearest_slice_with",
     "pick_image",
     "reference_shapes",
+    "review_thumbnail",
     "viewer_for",
 ]
 
@@ -279,6 +280,65 @@ def nearest_slice_with(shapes: Sequence[Mapping[str, Any]], index: int) -> int |
     if slices.size == 0:
         return None
     return int(slices[np.argmin(np.abs(slices - index))])
+
+
+def _geometry_shape(shape: Mapping[str, Any], volume: Volume) -> Any:
+    """Turn a viewer shape dict into a :class:`~teachingfiles.cases.geometry.Shape`."""
+    from teachingfiles.cases.geometry import Shape
+    from teachingfiles.vocabulary import AnnotationMode
+
+    k = min(max(int(shape["slice"]), 0), volume.shape[0] - 1)
+    points = [(float(x), float(y)) for x, y in shape["points"]]
+    if shape["kind"] == "box":
+        (x0, y0), (x1, y1) = points[0], points[-1]
+        points = [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
+        mode = AnnotationMode.BBOX
+    elif shape["kind"] == "point":
+        mode = AnnotationMode.LOCATION
+    else:
+        mode = AnnotationMode.POLYGON
+    return Shape(
+        mode=mode,
+        points=tuple(points),
+        sop_uid=volume.sop_uids[k],
+        color=str(shape.get("color") or "#ff5722"),
+        name=str(shape.get("label") or ""),
+    )
+
+
+def review_thumbnail(
+    volume: Volume,
+    shot: Shot,
+    shapes: Sequence[Mapping[str, Any]],
+    *,
+    focus: int | None = None,
+    width_inches: float = 3.2,
+) -> tuple[str, int]:
+    """Draw the image of a reviewed answer with its shapes as a PNG data URL (matplotlib).
+
+    The slice is ``focus`` (the learner's mark) when a reference shape lies on it,
+    else the reference slice nearest to it (or to the key image's slice), else the
+    key image's slice. Returns the data URL and the 0-based slice drawn.
+    """
+    from teachingfiles.cases.figures import key_image_figure
+
+    n = volume.shape[0]
+    start = focus if focus is not None else (n // 2 if shot.slice is None else shot.slice)
+    reference = [s for s in shapes if s.get("label") != "your mark"]
+    nearest = nearest_slice_with(reference or shapes, start)
+    index = min(max(start if nearest is None else nearest, 0), n - 1)
+    window = shot.preset if shot.preset and n > 1 else None  # a CT preset on a CT only
+    figure = key_image_figure(
+        volume,
+        index=index,
+        window=window,
+        shapes=[_geometry_shape(s, volume) for s in shapes],
+        legend=True,
+        scale_bar=False,
+        width_inches=width_inches,
+        dpi=80,
+    )
+    return figure_data_url(figure, dpi=80), index
 
 
 def figure_data_url(figure: Figure, *, dpi: int = 110) -> str:

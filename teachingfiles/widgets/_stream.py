@@ -6,9 +6,21 @@ than the chunk limit. A message carries several whole slices, or, for an image
 larger than the limit (a 2048 x 2048 radiograph), a band of rows of one slice.
 
 Full-quality data travels as little-endian int16 (uint16 when values exceed
-32767), raw, or byte-shuffled and deflated (zlib): the low bytes of every value,
-then the high bytes, which compresses CT about 15 % better than plain deflate and
-is undone in the browser after ``DecompressionStream("deflate")``.
+32767) in one of three encodings:
+
+``planes`` (the default)
+    Two byte planes: every low byte as it is, then every high byte deflated (zlib
+    level 1). CT holds 12-bit values, so the high plane shrinks to almost nothing
+    while the noisy low plane would not compress anyway: half the bytes of ``raw``
+    for ~0.7 ms of kernel time a 512 x 512 slice (full deflate costs ~10 ms for a
+    further fifth).
+``deflate``
+    Byte-shuffled and deflated: the low bytes of every value, then the high bytes,
+    which compresses CT about 15 % better than plain deflate; for slow links.
+``raw``
+    The values as they are.
+
+The browser undoes both after ``DecompressionStream("deflate")``.
 
 Previews may be reduced (``step``: the mean of each ``step`` x ``step`` block), so
 the whole series is scrollable sooner over a slow link; the browser scales them up
@@ -37,6 +49,7 @@ __all__ = [
     "encode_full",
     "encode_preview",
     "shuffle_deflate",
+    "split_planes",
     "to_wire",
     "wire_dtype",
 ]
@@ -79,6 +92,18 @@ def shuffle_deflate(data: npt.NDArray[Any], level: int = 1) -> bytes:
     """Byte-shuffle 16-bit values (all low bytes, then all high bytes) and deflate."""
     raw = np.ascontiguousarray(data).view(np.uint8).reshape(-1, 2)
     return zlib.compress(np.ascontiguousarray(raw.T).tobytes(), level)
+
+
+def split_planes(data: npt.NDArray[Any], level: int = 1) -> bytes:
+    """Return the ``planes`` payload of 16-bit values: all low bytes, then the high bytes deflated.
+
+    CT values span 12 bits, so the high bytes take a handful of values and deflate
+    to almost nothing, while the noisy low bytes would not compress: they travel
+    as they are, saving the kernel ~90 % of the work of deflating both.
+    """
+    raw = np.ascontiguousarray(data).view(np.uint8).reshape(-1, 2)
+    planes = np.ascontiguousarray(raw.T)
+    return b"".join((memoryview(planes[0]), zlib.compress(memoryview(planes[1]), level)))
 
 
 @cache
@@ -234,7 +259,7 @@ def encode_full(
 
     Whole slices are grouped while their raw size fits in ``limit``; a slice larger
     than ``limit`` is sent as bands of rows (``row0``, ``rows`` in the header).
-    Deflated chunks are compressed on the thread pool, two ahead of the one
+    Encoded (``planes``, ``deflate``) chunks are made on the thread pool, two ahead of the one
     yielded; ``ms`` in the header is the kernel time spent making the chunk.
 
     Parameters
@@ -242,26 +267,29 @@ def encode_full(
     kind
         The wire dtype, ``"int16"`` or ``"uint16"`` (see :func:`wire_dtype`).
     encoding
-        ``"raw"`` or ``"deflate"`` (byte-shuffled, zlib level 1).
+        ``"planes"`` (low bytes, then the high bytes deflated), ``"deflate"``
+        (byte-shuffled, zlib level 1) or ``"raw"``.
     """
     _, ny, nx = source.shape
     row_bytes = nx * 2
     slice_bytes = ny * row_bytes
+    # deflate may grow incompressible data by ~0.03 %: keep that room under the hard limit
+    room = limit if encoding == "raw" else min(limit, MAX_MESSAGE_BYTES - (MAX_MESSAGE_BYTES >> 10))
     jobs: list[Callable[[], Chunk]] = []
     if slice_bytes > limit:
-        band = max(1, limit // row_bytes)
+        band = max(1, room // row_bytes)
         for index in indices:
             for row0 in range(0, ny, band):
                 rows = min(band, ny - row0)
                 jobs.append(_band_job(source, int(index), row0, rows, kind, encoding))
     else:
-        per_message = max(1, limit // slice_bytes)
+        per_message = max(1, room // slice_bytes)
         todo = [int(i) for i in indices]
         jobs.extend(
             _group_job(source, todo[start : start + per_message], kind, encoding)
             for start in range(0, len(todo), per_message)
         )
-    if encoding == "deflate":
+    if encoding in ("deflate", "planes"):
         yield from _pipelined(jobs)
     else:  # copying raw values is quicker than handing them to a thread
         for job in jobs:
@@ -298,7 +326,12 @@ def _full_chunk(
     encoding: str,
     started: float,
 ) -> Chunk:
-    payload = shuffle_deflate(block) if encoding == "deflate" else block.tobytes()
+    if encoding == "planes":
+        payload = split_planes(block)
+    elif encoding == "deflate":
+        payload = shuffle_deflate(block)
+    else:
+        payload = block.tobytes()
     header = {
         "kind": "full",
         "slices": slices,

@@ -136,6 +136,7 @@ class CaseView(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no ty
     def _revealed_view(self) -> dict[str, Any]:
         view = self.case.revealed_view()
         reads = self.case.reads
+        # view["reads"] has each call ("Reader 1" ..., the MD.ai id for hover) and the agreement
         view["reads_text"] = reads.describe() if reads is not None and reads.calls else ""
         return view
 

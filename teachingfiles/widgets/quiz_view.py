@@ -17,6 +17,7 @@ end of the session.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from os import PathLike
@@ -42,6 +43,7 @@ from teachingfiles.widgets._quiz_media import (
     nearest_slice_with,
     pick_image,
     reference_shapes,
+    review_thumbnail,
     viewer_for,
 )
 from teachingfiles.widgets._static import static_text
@@ -82,6 +84,17 @@ class QuizPanel(anywidget.AnyWidget):
     chart = traitlets.Unicode("", help="The score chart by topic, a PNG data URL").tag(sync=True)
     review = traitlets.List(traitlets.Dict(), help="Feedback on the answers missed").tag(sync=True)
     can_retry = traitlets.Bool(False, help="Whether some answers can be retried").tag(sync=True)
+    review_open = traitlets.Unicode(
+        "", help="The reviewed question whose image the viewer shows (summary)"
+    ).tag(sync=True)
+    time_limit = traitlets.Float(
+        None, allow_none=True, help="Exam: the seconds allowed (None without a limit)"
+    ).tag(sync=True)
+    time_left = traitlets.Float(
+        None,
+        allow_none=True,
+        help="Exam: seconds left when the kernel last said; the page counts down from it",
+    ).tag(sync=True)
     error = traitlets.Unicode("", help="An error to show in the card").tag(sync=True)
 
 
@@ -125,6 +138,8 @@ class QuizView(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no ty
         self._shot: Shot | None = None
         self._mark: dict[str, Any] | None = None
         self._question: ResolvedQuestion | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._review_shots: dict[str, tuple[Shot, list[dict[str, Any]], int]] = {}
         self._image_box = ipywidgets.Box(layout=ipywidgets.Layout(flex="3 1 460px", min_width="0"))
         self._panel_box = ipywidgets.Box(
             [self.panel], layout=ipywidgets.Layout(flex="2 1 340px", min_width="0")
@@ -241,55 +256,175 @@ class QuizView(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no ty
             answer = dict(self._mark)
         if answer is None or answer == "" or answer == []:
             raise UsageError(f"question {q.id!r}: choose or type an answer before submitting")
+        if self.check_time():  # the kernel's clock says the time ran out: not recorded
+            return Submission(q.id, False, None)
         submission = self.session.submit(answer, question_id=q.id)  # committed here
         self.last_submission = submission
         self.panel.error = ""
         if submission.feedback is None:  # exam: feedback at the end
             self._show_current(notice=f"Answer to question {self._number(q)} recorded.")
             return submission
-        feedback = submission.feedback.as_dict()
+        feedback = self._with_readers(submission.feedback.as_dict(), q)
+        # what the viewer draws: the legend names only what is on the image
+        feedback["outlines"], feedback["outline_held"] = self._draw_feedback(q, feedback)
         with self.panel.hold_sync():
             self.panel.feedback = feedback
             self.panel.progress = {**self._progress(), "number": self._number(q)}
             self.panel.stage = "feedback"
-        self._draw_feedback(q, feedback)
         return submission
 
     def next(self) -> None:
         """Show the next unanswered question, or the summary when none is left."""
+        if self.check_time():
+            return
         if self.panel.stage == "question" and self._question is not None:
             self.session.next()  # skip: come back to it after the others
         self._show_current()
 
-    def finish(self) -> Summary:
-        """End the session and show the summary, the chart and the answers missed."""
+    def finish(self, *, notice: str = "") -> Summary:
+        """End the session and show the summary, the chart and the answers missed.
+
+        Each answer missed comes with its image: the key image, the reference
+        outlines and the learner's own mark, drawn by matplotlib as a thumbnail
+        the learner can open in the viewer (:meth:`show_review`).
+        """
+        self._cancel_timer()
         summary = self.session.finish()
-        feedback = self.session.feedback()
-        prompts = {q.id: q.question.prompt for q in self.session.questions}
-        review = [
-            {**feedback[qid].as_dict(), "prompt": prompts[qid]}
-            for qid in self.session.wrong_ids()
-            if qid in feedback
-        ]
-        review += [
-            {"question_id": qid, "prompt": prompts[qid], "unanswered": True}
-            for qid in summary.unanswered
-        ]
+        review = self._review(summary)
         figure = score_chart(summary, title="Score by category")
         with self.panel.hold_sync():
             self.panel.summary = summary.as_dict()
             self.panel.chart = figure_data_url(figure)
             self.panel.review = review
+            self.panel.review_open = ""
             self.panel.can_retry = bool(self.session.wrong_ids())
             self.panel.progress = self._progress()
             self.panel.feedback = {}
             self.panel.question = {}
             self.panel.mark = {}
-            self.panel.notice = ""
+            self.panel.notice = notice
+            self.panel.time_left = None
             self.panel.stage = "summary"
         self._question = None
         self._set_viewer(None)
         return summary
+
+    def _review(self, summary: Summary) -> list[dict[str, Any]]:
+        """List the answers missed, each with its image, then the questions unanswered."""
+        feedback = self.session.feedback()
+        by_id = {q.id: q for q in self.session.questions}
+        self._review_shots = {}
+        review = []
+        for qid in self.session.wrong_ids():
+            if qid not in feedback:
+                continue
+            q = by_id[qid]
+            item = self._with_readers(feedback[qid].as_dict(), q)
+            item["prompt"] = q.question.prompt
+            item["number"] = self._number(q)
+            item.update(self._review_image(q, item))
+            review.append(item)
+        review += [
+            {"question_id": qid, "prompt": by_id[qid].question.prompt, "unanswered": True,
+             "number": self._number(by_id[qid])}
+            for qid in summary.unanswered
+        ]  # fmt: skip
+        return review
+
+    def _review_image(self, q: ResolvedQuestion, item: Mapping[str, Any]) -> dict[str, Any]:
+        """Draw the thumbnail of a missed answer; ``{}`` when it has no image."""
+        if self.repository is None or self._volumes is None:
+            return {}
+        public = q.public_view(self.session.record.seed).get("image")
+        shot = pick_image(public, q.case, self.repository)
+        if shot is None:
+            return {}
+        try:
+            volume = self._volumes.get(shot.series_uid)
+            shapes = reference_shapes(item.get("reference") or ())
+            if not shapes and q.case is not None:
+                key = q.case.key_images[0] if q.case.key_images else None
+                shapes = case_shapes(self.repository, q.case, key, volume)
+            mark = mark_shapes(item.get("mark"))
+            focus = None if not mark else int(mark[0]["slice"])
+            url, index = review_thumbnail(volume, shot, shapes + mark, focus=focus)
+        except (TeachingFilesError, OSError, ValueError) as exc:
+            _log.warning("no review image for question %s: %s", q.id, exc)
+            return {}
+        self._review_shots[q.id] = (shot, shapes + mark, index)
+        return {"image": url, "image_slice": index}
+
+    def show_review(self, question_id: str) -> None:
+        """Open a missed answer's image in the viewer, with the outlines and your mark.
+
+        Raises
+        ------
+        UsageError
+            If the summary is not shown or the question has no review image.
+        """
+        if self.panel.stage != "summary" or question_id not in self._review_shots:
+            raise UsageError(f"question {question_id!r} has no image to review")
+        shot, shapes, index = self._review_shots[question_id]
+        self._show_image(Shot(shot.series_uid, index, shot.preset, "axial"), "inspect")
+        if self.viewer is not None:
+            with self.viewer.hold_sync():
+                self.viewer.show_overlay = True
+                self.viewer.annotations = shapes
+                self.viewer.index = min(max(index, 0), self.viewer.shape[0] - 1)
+        self.panel.review_open = question_id
+
+    def _with_readers(self, feedback: dict[str, Any], q: ResolvedQuestion) -> dict[str, Any]:
+        """Add the readers' calls (named "Reader 1" ..., ids for hover) to feedback."""
+        reads = q.key.reads or (q.case.reads if q.case is not None else None)
+        if reads is not None and reads.calls:
+            feedback["readers"] = reads.as_dict()
+        return feedback
+
+    # ------------------------------------------------------------------ the clock
+
+    def check_time(self) -> bool:
+        """End the session if its time limit has run out by the kernel's clock.
+
+        The page's countdown is only a display: when it reaches zero it asks the
+        kernel, which decides here. The answers already given are kept and scored;
+        the questions not answered count as unanswered. Returns whether the
+        session ended (now or before).
+        """
+        if self.panel.stage == "summary" or self.session.record.time_limit_s is None:
+            return False
+        if not self.session.finished:
+            self._sync_time()
+            return False
+        self.finish()  # the summary says the time ran out (summary["timed_out"])
+        return True
+
+    def _sync_time(self) -> None:
+        """Send the time left to the page and wake the kernel when it runs out."""
+        remaining = self.session.remaining_seconds()
+        limit = self.session.record.time_limit_s
+        with self.panel.hold_sync():
+            self.panel.time_limit = limit
+            self.panel.time_left = remaining
+        self._cancel_timer()
+        if remaining is None:
+            return
+        try:
+            loop = asyncio.get_running_loop()  # the kernel's; none in a plain script
+        except RuntimeError:
+            return
+        self._timer = loop.call_later(remaining + 0.2, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        try:
+            self.check_time()
+        except Exception:  # a timer callback has no caller to tell
+            _log.exception("ending the timed session failed")
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def retry_wrong(self) -> None:
         """Start "again, only the ones I got wrong" as a new practice session."""
@@ -300,7 +435,11 @@ class QuizView(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no ty
             self.panel.summary = {}
             self.panel.chart = ""
             self.panel.review = []
+            self.panel.review_open = ""
             self.panel.can_retry = False
+            self.panel.time_limit = None
+            self.panel.time_left = None
+        self._review_shots = {}
         self._show_current(notice="Again, only the questions you missed.")
 
     # ------------------------------------------------------------------ showing
@@ -315,8 +454,10 @@ class QuizView(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no ty
         return progress
 
     def _show_current(self, notice: str = "") -> None:
+        if self.check_time():
+            return
         view = self.session.current_view()
-        if view is None:  # every question answered, or the time is up
+        if view is None:  # every question answered
             self.finish()
             return
         q = self.session.current()
@@ -373,14 +514,19 @@ class QuizView(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no ty
         self._image_box.children = () if viewer is None else (viewer,)
         self._image_box.layout.display = "none" if viewer is None else None
 
-    def _draw_feedback(self, q: ResolvedQuestion, feedback: Mapping[str, Any]) -> None:
+    def _draw_feedback(self, q: ResolvedQuestion, feedback: Mapping[str, Any]) -> tuple[int, bool]:
+        """Draw the reference outlines and the learner's mark on the viewer.
+
+        Returns how many reference shapes are drawn, and whether the case's
+        outlines are held back (a later question on this image asks for them).
+        """
         viewer = self.viewer
         if viewer is None or self._volumes is None or self._shot is None:
-            return
+            return 0, False
         shapes = reference_shapes(feedback.get("reference") or ())
         if not shapes and q.case is not None and self.repository is not None:
             if self._outline_still_asked(q):
-                return  # a later "click the finding" on this case: keep its outline back
+                return 0, True  # a later "click the finding" on this case: keep it back
             key = q.case.key_images[0] if q.case.key_images else None
             volume = self._volumes.get(self._shot.series_uid)
             shapes = case_shapes(self.repository, q.case, key, volume)
@@ -393,6 +539,7 @@ class QuizView(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no ty
                 nearest = nearest_slice_with(shapes + mark, viewer.index)
                 if nearest is not None:
                     viewer.index = nearest
+        return len(shapes), False
 
     def _outline_still_asked(self, q: ResolvedQuestion) -> bool:
         """Whether a click or box question on ``q``'s case is still unanswered here."""
@@ -450,6 +597,8 @@ class QuizView(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no ty
             "finish": self.finish,
             "retry": self.retry_wrong,
             "clear_mark": self._clear_mark,
+            "time_up": self.check_time,
+            "review_image": lambda: self.show_review(str(content.get("question_id", ""))),
         }
         action = actions.get(str(content.get("type")))
         if action is None:
@@ -476,6 +625,7 @@ class QuizView(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no ty
 
     def close(self) -> None:
         """Close the widgets and the series kept open."""
+        self._cancel_timer()
         if self._volumes is not None:
             self._volumes.close()
         if self.viewer is not None:

@@ -10,6 +10,7 @@ the whole series, then the lossless 16-bit values (see :mod:`._stream`).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -35,8 +36,9 @@ __all__ = ["MODES", "StackViewer"]
 
 _log = logging.getLogger(__name__)
 
-MODES = ("inspect", "point", "box", "polygon")
-"""What a plain click or drag does: inspect (drag = window/level), or draw."""
+MODES = ("inspect", "point", "box", "polygon", "freehand")
+"""What a plain click or drag does: inspect (drag = window/level), or draw
+(freehand: press, drag and release gives a closed outline of the path)."""
 
 _CT_PRESETS: tuple[tuple[str, float, float], ...] = (
     ("lung", -600.0, 1500.0),
@@ -55,6 +57,25 @@ def _ct_presets() -> list[dict[str, Any]]:
     return [
         {"name": p.value, "center": p.window.center, "width": p.window.width} for p in WindowPreset
     ]
+
+
+_WATCH_S = 0.05
+"""How often a downloading series is checked for arrived slices, seconds."""
+_GIVE_UP_S = 30.0
+"""Stop watching a series whose download ended this long ago with slices missing."""
+
+
+def _ready(source: SliceSource, index: int) -> bool:
+    """Whether slice ``index`` can be read without waiting (sources without ``is_ready``: yes)."""
+    is_ready = getattr(source, "is_ready", None)
+    return True if not callable(is_ready) else bool(is_ready(index))
+
+
+def _all_ready(source: SliceSource) -> bool:
+    loaded = getattr(source, "loaded", None)
+    if isinstance(loaded, int):
+        return loaded >= source.shape[0]
+    return all(_ready(source, k) for k in range(source.shape[0]))
 
 
 class StackViewer(anywidget.AnyWidget):
@@ -118,14 +139,17 @@ class StackViewer(anywidget.AnyWidget):
     fps = traitlets.Float(10.0, help="Cine frame rate").tag(sync=True)
     show_overlay = traitlets.Bool(True, help="Draw the annotations").tag(sync=True)
     annotations = traitlets.List(traitlets.Dict(), help="Axial shapes to overlay").tag(sync=True)
-    mode = traitlets.Unicode("inspect", help="inspect, point, box or polygon").tag(sync=True)
+    mode = traitlets.Unicode("inspect", help="inspect, point, box, polygon or freehand").tag(
+        sync=True
+    )
     last_event = traitlets.Dict(help="The last click or drawn shape (see on_click)").tag(sync=False)
     memory_budget_mb = traitlets.Int(
         1024, help="Browser memory for slices; beyond it only nearby slices are kept"
     ).tag(sync=True)
     chunk_mb = traitlets.Float(4.0, help="Largest binary message, MB (at most 8)").tag(sync=True)
     transfer = traitlets.Unicode(
-        "auto", help="Full-quality encoding: auto (by measured bandwidth), raw or deflate"
+        "auto",
+        help="Full-quality encoding: auto (planes, deflate on a slow link), planes, raw or deflate",
     ).tag(sync=True)
     preview_quality = traitlets.Int(85, help="JPEG quality of the preview").tag(sync=True)
     preview_step = traitlets.Int(
@@ -152,6 +176,7 @@ class StackViewer(anywidget.AnyWidget):
                 f"{', '.join(sorted(n for n in self.class_trait_names(sync=True) if n[0] != '_'))}"
             )
         view = traits.pop("view", "axial")
+        self._stop_watching = threading.Event()
         super().__init__(**traits)
         self._axial = as_source(data, spacing)
         self._views: dict[str, SliceSource] = {"axial": self._axial}
@@ -179,6 +204,13 @@ class StackViewer(anywidget.AnyWidget):
         if view != "axial":
             self.view = view
         self.on_msg(self._on_message)
+        self._watcher: threading.Thread | None = None
+        self._focus(self.index)
+        if not _all_ready(self._axial):
+            self._watcher = threading.Thread(
+                target=self._watch_arrivals, name="tf-viewer-arrivals", daemon=True
+            )
+            self._watcher.start()
 
     # ------------------------------------------------------------------ data
     @property
@@ -195,9 +227,13 @@ class StackViewer(anywidget.AnyWidget):
         middle = np.asarray(self._axial.slice(nz // 2))  # read once: slices may decode
         lo, hi = (float(v) for v in np.percentile(middle, [1, 99]))
         auto = {"name": "auto", "center": (lo + hi) / 2.0, "width": max(hi - lo, 1.0)}
-        ends = [self._axial.slice(i) for i in {0, nz - 1} - {nz // 2}]
+        # a series still downloading: read only the ends already there (the middle
+        # is the slice shown first; waiting for the ends would delay it)
+        ends = [self._axial.slice(i) for i in {0, nz - 1} - {nz // 2} if _ready(self._axial, i)]
         lowest = min(float(np.min(image)) for image in [middle, *ends])
-        looks_ct = wire_dtype(self._axial) == "int16" and lowest < -500  # air in HU
+        modality = str(getattr(self._axial, "modality", ""))
+        air = lowest < -500 or modality == "CT"  # air in HU
+        looks_ct = wire_dtype(self._axial) == "int16" and air
         presets = own + (_ct_presets() if looks_ct else []) + [auto]
         for position, item in enumerate(presets[:9]):
             item["key"] = str(position + 1)
@@ -254,6 +290,48 @@ class StackViewer(anywidget.AnyWidget):
         if self.preset not in match:
             self.preset = match[0] if match else ""
 
+    @traitlets.observe("index")
+    def _on_index(self, change: dict[str, Any]) -> None:
+        self._focus(int(change["new"]))
+
+    def _focus(self, index: int) -> None:
+        """Tell a downloading series (``focus(k)``) which slices to fetch next."""
+        focus = getattr(getattr(self, "_axial", None), "focus", None)
+        if self.view == "axial" and callable(focus):
+            focus(index)
+
+    def _watch_arrivals(self) -> None:
+        """Tell the browser which slices of a downloading series have arrived.
+
+        Runs on its own thread until every slice is there or the widget is closed;
+        the browser asks for the arrived slices it still needs.
+        """
+        source = self._axial
+        n = source.shape[0]
+        reported: set[int] = set()
+        generation = -1
+        idle = 0.0
+        while self.comm is not None and len(reported) < n:
+            if self.generation != generation:  # a new stack in the browser: tell it all
+                generation, reported = self.generation, set()
+            arrived = [k for k in range(n) if k not in reported and _ready(source, k)]
+            idle = 0.0 if arrived else idle + _WATCH_S
+            if arrived and self.view == "axial":
+                reported.update(arrived)
+                loaded = sum(1 for k in range(n) if _ready(source, k))
+                self.send(
+                    {
+                        "type": "ready",
+                        "generation": generation,
+                        "slices": arrived,
+                        "loaded": loaded,
+                        "total": n,
+                    }
+                )
+            if idle > _GIVE_UP_S and not getattr(source, "downloading", False):
+                return  # slices that failed: the error shows when one is asked for
+            self._stop_watching.wait(_WATCH_S)
+
     @traitlets.observe("view")
     def _on_view(self, change: dict[str, Any]) -> None:
         view = change["new"]
@@ -295,9 +373,11 @@ class StackViewer(anywidget.AnyWidget):
         self._click_handlers.register_callback(callback, remove=remove)
 
     def on_shape(self, callback: Callable[[dict[str, Any]], Any], remove: bool = False) -> None:
-        """Call ``callback(event)`` when a box or polygon is drawn (``mode``).
+        """Call ``callback(event)`` when a box, polygon or freehand outline is drawn (``mode``).
 
-        The event has ``kind``, ``slice``, ``points`` (pixels) and ``patient_points``.
+        The event has ``kind`` (``"box"``: two corners; ``"polygon"``; ``"freehand"``:
+        the dragged path, simplified, as a closed outline), ``slice``, ``points``
+        (pixels) and ``patient_points``.
         """
         self._shape_handlers.register_callback(callback, remove=remove)
 
@@ -343,7 +423,10 @@ class StackViewer(anywidget.AnyWidget):
         if int(content.get("generation", -1)) != self.generation:
             return  # a request for a stack no longer on screen
         nz = self.source.shape[0]
-        indices = [int(i) for i in content.get("slices", []) if 0 <= int(i) < nz]
+        asked = [int(i) for i in content.get("slices", []) if 0 <= int(i) < nz]
+        # never wait for a slice still downloading: the kernel would stop answering
+        indices = [i for i in asked if _ready(self.source, i)]
+        missing = [i for i in asked if not _ready(self.source, i)]
         limit = int(self.chunk_mb * 2**20)
         chunks: Iterable[Chunk]
         if content.get("kind") == "preview":
@@ -358,7 +441,8 @@ class StackViewer(anywidget.AnyWidget):
                 limit=limit,
             )
         else:
-            encoding = "deflate" if content.get("encoding") == "deflate" else "raw"
+            encoding = str(content.get("encoding", "raw"))
+            encoding = encoding if encoding in ("deflate", "planes") else "raw"
             chunks = encode_full(
                 self.source, indices, kind=self.wire, encoding=encoding, limit=limit
             )
@@ -368,9 +452,18 @@ class StackViewer(anywidget.AnyWidget):
                 self._send_chunk(pending, content, last=False)
             pending = chunk
         if pending is None:
-            self.send({"type": "chunk", "id": content.get("id"), "last": True, "slices": []})
+            self.send(
+                {
+                    "type": "chunk",
+                    "id": content.get("id"),
+                    "generation": self.generation,
+                    "last": True,
+                    "slices": [],
+                    "missing": missing,
+                }
+            )
         else:
-            self._send_chunk(pending, content, last=True)
+            self._send_chunk(pending, content, last=True, missing=missing)
 
     def _preview_step(self) -> int:
         if self.preview_step > 0:
@@ -378,10 +471,21 @@ class StackViewer(anywidget.AnyWidget):
         _, ny, nx = self.source.shape
         return 2 if min(ny, nx) >= 384 else 1
 
-    def _send_chunk(self, chunk: Chunk, request: dict[str, Any], *, last: bool) -> None:
+    def _send_chunk(
+        self, chunk: Chunk, request: dict[str, Any], *, last: bool, missing: list[int] | None = None
+    ) -> None:
         header = dict(chunk.header)
         header.update(type="chunk", id=request.get("id"), generation=self.generation, last=last)
+        if missing:
+            header["missing"] = missing
         self.send(header, buffers=[chunk.payload])
+
+    def close(self) -> None:
+        """Close the widget (and stop watching a downloading series)."""
+        stop = getattr(self, "_stop_watching", None)  # absent if __init__ refused its arguments
+        if stop is not None:
+            stop.set()
+        super().close()
 
     def _event(self, content: dict[str, Any]) -> dict[str, Any]:
         index = int(content["index"])

@@ -71,9 +71,15 @@ class Server(str):
 
 @contextmanager
 def voila(
-    folder: Path = NOTEBOOKS, env: dict[str, str] | None = None, timeout: float = 60.0
+    folder: Path = NOTEBOOKS,
+    env: dict[str, str] | None = None,
+    timeout: float = 60.0,
+    args: list[str] | None = None,
 ) -> Iterator[Server]:
-    """Serve ``folder`` with Voila on 127.0.0.1; yield the base URL (with ``.pid``)."""
+    """Serve ``folder`` with Voila on 127.0.0.1; yield the base URL (with ``.pid``).
+
+    ``args`` are added to Voila's command line (e.g. ``--template=teachingfiles``).
+    """
     port = free_port()
     logdir = Path(tempfile.mkdtemp(prefix="tf-voila-"))
     log = logdir / "voila.log"
@@ -81,7 +87,7 @@ def voila(
         sys.executable, "-m", "voila", str(folder),
         "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
         "--ServerApp.ip=127.0.0.1", "--show_tracebacks=True",
-        "--VoilaConfiguration.file_allowlist=[]",
+        "--VoilaConfiguration.file_allowlist=[]", *(args or []),
     ]  # fmt: skip
     full_env = {**os.environ, **(env or {}), "JUPYTER_PLATFORM_DIRS": "1"}
     with log.open("wb") as out:
@@ -99,6 +105,30 @@ def voila(
             proc.kill()
             proc.wait()
         shutil.rmtree(logdir, ignore_errors=True)
+
+
+@contextmanager
+def dashboards(repository: Path, gradebook: str, timeout: float = 90.0) -> Iterator[Server]:
+    """Serve the dashboards the way ``teachingfiles serve`` does; yield the base URL.
+
+    The dashboard notebooks, the repository and gradebook in
+    ``TEACHINGFILES_REPOSITORY`` / ``TEACHINGFILES_GRADEBOOK``, the offline
+    ``teachingfiles`` template on ``JUPYTER_PATH``; no JupyterHub user, so the quiz
+    asks for a name.
+    """
+    from teachingfiles.commands.serve import dashboards_dir
+    from teachingfiles.dashboards import ENV_GRADEBOOK, ENV_REPOSITORY, TEMPLATE, jupyter_path
+
+    env = {
+        ENV_REPOSITORY: str(repository),
+        ENV_GRADEBOOK: gradebook,
+        "JUPYTERHUB_USER": "",
+        "JUPYTER_PATH": os.pathsep.join(
+            p for p in (str(jupyter_path()), os.environ.get("JUPYTER_PATH", "")) if p
+        ),
+    }
+    with voila(dashboards_dir(), env=env, timeout=timeout, args=[f"--template={TEMPLATE}"]) as base:
+        yield base
 
 
 @contextmanager

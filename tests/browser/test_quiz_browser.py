@@ -7,6 +7,7 @@ learner submitted.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -249,3 +250,52 @@ def test_end_the_quiz_see_the_summary_chart_and_retry_the_missed(
         sessions = book.sessions(learner=LEARNER)
     assert sorted(s.purpose for s in sessions) == ["full", "retry"]
     qp.shot("retry")
+
+
+def test_timed_exam_counts_down_in_the_page_and_the_kernel_ends_it(
+    browser: Any, quiz_server: str, gradebook_path: Path
+) -> None:
+    qp = open_page(browser, f"{quiz_server}/voila/render/quiz_exam_timed.ipynb")
+    try:
+        qp.stage("question", "q01", timeout=90_000)
+        timer = qp.page.locator(".tfq-timer")
+        assert re.fullmatch(r"\d+:\d\d", timer.text_content() or "")
+        assert timer.get_attribute("role") == "timer"
+        shown = int(qp.page.locator(".tfq").get_attribute("data-time-left") or "0")
+        # the page counts down on its own between the kernel's updates
+        qp.page.wait_for_function(
+            "(t) => Number(document.querySelector('.tfq').dataset.timeLeft) < t", arg=shown
+        )
+        qp.page.locator(".tfq-choice", has_text="Atypical").click()  # q01 is typical
+        qp.page.locator(".tfq-submit").click()
+        qp.stage("question", "q14")
+        assert "Answer to question 1 recorded" in (
+            qp.page.locator(".tfq-notice").text_content() or ""
+        )
+        qp.page.wait_for_selector(".tfq-timer.tfq-timer-red", timeout=90_000)
+        qp.shot("exam_timer_red")
+        # no answer to q14: the kernel's clock ends the exam and shows the summary
+        qp.page.wait_for_selector(".tfq[data-stage='summary'][data-busy='false']", timeout=90_000)
+        assert qp.page.locator(".tfq-timer").count() == 0
+        ran_out = qp.page.locator(".tfq-timed-out").text_content() or ""
+        assert ran_out.startswith("Time ran out") and "1 of 3 questions answered" in ran_out
+        with Gradebook(gradebook_path) as book:
+            (session,) = book.sessions(learner="browser-examinee")
+            attempts = book.attempts(session_id=session.id)
+        assert session.finished_at is not None and session.time_limit_s is not None
+        assert (session.finished_at - session.started_at).total_seconds() == session.time_limit_s
+        assert [(a.question_id, a.correct) for a in attempts] == [("q01", False)]
+        # the wrong answer is reviewed with its image; the thumbnail opens in the viewer
+        thumb = qp.page.locator(".tfq-review-item[data-question='q01'] .tfq-thumb")
+        assert thumb.locator("img").evaluate("img => img.complete && img.naturalWidth > 100")
+        qp.shot("exam_summary")
+        thumb.click()
+        qp.page.wait_for_function(
+            "() => { const v = document.querySelector('.tfv');"
+            " return v && Number(v.dataset.shapes) > 0 && v.dataset.imageRect; }",
+            timeout=60_000,
+        )
+        assert thumb.get_attribute("aria-pressed") == "true"
+        qp.shot("exam_review_in_viewer")
+    finally:
+        qp.page.close()

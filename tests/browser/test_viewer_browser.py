@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -209,3 +210,66 @@ def test_no_request_leaves_loopback(viewer_page: ViewerPage) -> None:
     stats = vp.page.evaluate("globalThis.__tfViewers[0].stats")
     assert stats["maxMessage"] <= 8 * 2**20
     assert vp.state()["client_errors"] == []
+
+
+def readout_pixel(vp: ViewerPage) -> tuple[int, int, int]:
+    """Column, row and value the pointer readout shows."""
+    text = str(vp.page.locator(".tfv-bl").text_content())
+    match = re.match(r"\((\d+), (\d+)\) (-?\d+) HU", text)
+    assert match, text
+    col, row, value = (int(g) for g in match.groups())
+    return col, row, value
+
+
+def point_at(vp: ViewerPage, x: float, y: float) -> None:
+    """Move the mouse to page point (x, y), arriving from a pixel away (a fresh pointermove)."""
+    vp.page.mouse.move(x + 3, y + 3)
+    vp.page.mouse.move(x, y)
+
+
+def test_ctrl_wheel_zoom_keeps_the_point_under_the_cursor_and_keys_zoom_and_reset(
+    viewer_page: ViewerPage,
+) -> None:
+    vp = viewer_page
+    go_to(vp, 11)
+    start_rect = vp.image_rect()
+    x, y = screen_xy(vp, 30, 20)  # off centre: zooming about the centre would prove nothing
+    point_at(vp, x, y)
+    assert readout_pixel(vp) == (30, 20, block_value(11, 20, 30))
+    vp.page.keyboard.down("Control")
+    for _ in range(5):
+        vp.page.mouse.wheel(0, -100)
+    vp.page.keyboard.up("Control")
+    vp.wait_python("s.zoom > 1.6 && s.zoom < 1.62")  # 1.1 ** 5
+    assert vp.state()["index"] == 11  # ctrl+wheel zooms, it does not scroll
+    left, top, width, height = vp.image_rect()
+    assert width == pytest.approx(start_rect[2] * 1.1**5, rel=1e-3)
+    point_at(vp, x, y)
+    assert readout_pixel(vp) == (30, 20, block_value(11, 20, 30))
+    # the drawn pixel under the cursor is still that pixel's block
+    box = vp.page.locator(".tfv-canvas").bounding_box()
+    shot = vp.screenshot("zoomed_about_cursor")
+    center, window = vp.page.evaluate(
+        "(() => { const s = globalThis.__tfViewers[0].state; return [s.center, s.width]; })()"
+    )
+    got = shot[int(y - box["y"]), int(x - box["x"])].astype(float)
+    assert np.all(np.abs(got - expected_grey(block_value(11, 20, 30), center, window)) <= 3)
+    assert left + 30.5 * width / NX == pytest.approx(x - box["x"], abs=1.0)
+    assert top + 20.5 * height / NY == pytest.approx(y - box["y"], abs=1.0)
+    # +/- zoom about the centre of the image, r resets zoom and pan
+    vp.page.locator(".tfv").focus()
+    vp.page.keyboard.press("+")
+    vp.wait_python("s.zoom > 2.0 && s.zoom < 2.02")  # 1.1 ** 5 * 1.25
+    vp.page.keyboard.press("-")
+    vp.wait_python("s.zoom > 1.6 && s.zoom < 1.62")
+    vp.page.keyboard.press("r")
+    vp.wait_python("s.zoom === 1")
+    assert vp.image_rect() == pytest.approx(start_rect, abs=0.01)
+    point_at(vp, x, y)
+    assert readout_pixel(vp) == (30, 20, block_value(11, 20, 30))
+    # the Reset button does the same after a zoom
+    vp.page.keyboard.press("+")
+    vp.wait_python("s.zoom === 1.25")
+    vp.page.get_by_role("button", name="Reset").click()
+    vp.wait_python("s.zoom === 1")
+    assert vp.image_rect() == pytest.approx(start_rect, abs=0.01)
