@@ -61,6 +61,8 @@ QUIZ_IMAGE = """() => { const v = document.querySelector('.tfv');
 LOADED_IMAGE = """(sel) => { const img = [...document.querySelectorAll(sel)]
     .find((i) => i.complete && i.naturalWidth > 0);
   if (img && !window.__tfFirst) window.__tfFirst = performance.now(); return Boolean(img); }"""
+SHOWN = """() => { const ok = Boolean(document.querySelector('.tfd'));
+  if (ok && !window.__tfShown) window.__tfShown = performance.now(); return ok; }"""
 QUESTION = "(q) => { const el = document.querySelector('.tfq'); return el && el.dataset.busy === 'false' && el.dataset.stage === 'question' && el.dataset.question !== q; }"  # noqa: E501
 FEEDBACK = "(q) => { const el = document.querySelector('.tfq'); return el && el.dataset.busy === 'false' && el.dataset.stage !== 'question' && el.dataset.question === q; }"  # noqa: E501
 
@@ -68,7 +70,7 @@ FEEDBACK = "(q) => { const el = document.querySelector('.tfq'); return el && el.
 # ---------------------------------------------------------------- servers
 @contextlib.contextmanager
 def postgres() -> Iterator[str]:
-    """A fresh PostgreSQL cluster on 127.0.0.1 (``tests/pg.py``); its SQLAlchemy URL."""
+    """Start a fresh PostgreSQL cluster on 127.0.0.1 (``tests/pg.py``); yield its URL."""
     import pytest
     from pg import postgres_server
 
@@ -112,8 +114,8 @@ def _tail(path: Path) -> str:
     return path.read_text(errors="replace")[-3000:]
 
 
-def kernel_rss_mb(pid: int) -> list[float]:
-    """Resident memory (MB) of each kernel process under ``pid`` (Voila's children)."""
+def kernel_rss_mb(pid: int) -> list[tuple[int, float]]:
+    """Return the pid and resident MB of each kernel process under ``pid`` (Voila's)."""
     try:
         import psutil
     except ImportError:
@@ -122,11 +124,11 @@ def kernel_rss_mb(pid: int) -> list[float]:
     for child in psutil.Process(pid).children(recursive=True):
         with contextlib.suppress(psutil.Error):
             if any("ipykernel" in part for part in child.cmdline()):
-                out.append(child.memory_info().rss / 2**20)
+                out.append((child.pid, child.memory_info().rss / 2**20))
     return out
 
 
-def _kernel_rss_proc(pid: int) -> list[float]:
+def _kernel_rss_proc(pid: int) -> list[tuple[int, float]]:
     """Like :func:`kernel_rss_mb` from ``/proc`` (Linux) when psutil is not installed."""
     parents: dict[int, int] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -142,13 +144,32 @@ def _kernel_rss_proc(pid: int) -> list[float]:
             if b"ipykernel" in Path(f"/proc/{p}/cmdline").read_bytes():
                 status = Path(f"/proc/{p}/status").read_text()
                 kb = int(re.search(r"VmRSS:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
-                out.append(kb / 1024)
+                out.append((p, kb / 1024))
     return out
 
 
 # ---------------------------------------------------------------- browser
+class Gate:
+    """Opens when every learner has arrived or failed (a failed one must not block the rest)."""
+
+    def __init__(self, n: int) -> None:
+        self.left = n
+        self.event = asyncio.Event()
+
+    def arrive(self) -> None:
+        """Count one learner in (or out, when it failed before the gate)."""
+        self.left -= 1
+        if self.left <= 0:
+            self.event.set()
+
+    async def wait(self) -> None:
+        """Arrive, then wait for the others."""
+        self.arrive()
+        await self.event.wait()
+
+
 async def new_page(browser: Any, outside: list[str]) -> tuple[Any, Any]:
-    """A page in its own context that may fetch from loopback only (others are recorded)."""
+    """Open a page in its own context that may fetch from loopback only (others recorded)."""
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
 
@@ -172,27 +193,34 @@ async def start_quiz(page: Any, name: str, timeout_ms: float) -> None:
     await page.get_by_role("button", name="Start", exact=True).click()
 
 
-async def first_image(browser: Any, base: str, dashboard: str, timeout_ms: float) -> float:
-    """Seconds from navigation to the dashboard's first interactive image, fresh page."""
+async def first_image(
+    browser: Any, base: str, dashboard: str, timeout_ms: float
+) -> tuple[float, float]:
+    """Seconds from navigation to the dashboard shown, and to its first interactive image.
+
+    Each run opens a fresh page, so Voila starts a fresh kernel for it.
+    """
     outside: list[str] = []
     context, page = await new_page(browser, outside)
     try:
         await page.goto(f"{base}/voila/render/{dashboard}.ipynb", timeout=timeout_ms)
+        await page.wait_for_function(SHOWN, timeout=timeout_ms)
         if dashboard == "quiz":
             await start_quiz(page, "bench-first-image", timeout_ms)
             await page.wait_for_function(QUIZ_IMAGE, timeout=timeout_ms)
         else:
             selector = ".tfd-grid img" if dashboard == "library" else ".tfd img"
             await page.wait_for_function(LOADED_IMAGE, arg=selector, timeout=timeout_ms)
+        shown: float = await page.evaluate("window.__tfShown")
         ms: float = await page.evaluate("window.__tfFirst")
         await page.screenshot(path=str(SHOTS / f"bench_{dashboard}.png"))
-        return round(ms / 1000, 2)
+        return round(shown / 1000, 2), round(ms / 1000, 2)
     finally:
         await context.close()
 
 
 async def answer_one(page: Any, previous: str, timeout_ms: float) -> tuple[str, bool]:
-    """Answer the question on screen (or skip one that wants a mark); its id, submitted?"""
+    """Answer the question on screen, or skip one that wants a mark; (its id, submitted)."""
     await page.wait_for_function(QUESTION, arg=previous, timeout=timeout_ms)
     qid = str(await page.locator(".tfq").get_attribute("data-question"))
     choices = page.locator(".tfq-choice")
@@ -211,7 +239,7 @@ async def answer_one(page: Any, previous: str, timeout_ms: float) -> tuple[str, 
 
 
 async def learner(
-    browser: Any, base: str, i: int, args: argparse.Namespace, opened: asyncio.Barrier
+    browser: Any, base: str, i: int, args: argparse.Namespace, opened: Gate
 ) -> dict[str, Any]:
     """One learner: open the quiz, wait for the others, then answer ``questions``."""
     outside: list[str] = []
@@ -220,9 +248,11 @@ async def learner(
     await asyncio.sleep(i * args.stagger)
     context, page = await new_page(browser, outside)
     result: dict[str, Any] = {"name": name, "submitted": 0, "error": None}
+    arrived = False
     try:
         await page.goto(f"{base}/voila/render/quiz.ipynb", timeout=timeout_ms)
         await page.get_by_placeholder("your name").wait_for(timeout=timeout_ms)
+        arrived = True
         await opened.wait()  # every kernel is up: now all learners act at once
         start = time.perf_counter()
         await start_quiz(page, name, timeout_ms)
@@ -237,14 +267,15 @@ async def learner(
             await page.screenshot(path=str(SHOTS / "bench_learner.png"))
     except Exception as exc:  # report the learner's failure, keep the others going
         result["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
-        with contextlib.suppress(Exception):
-            await opened.abort()
+        if not arrived:
+            opened.arrive()
     result["outside"] = outside
     result["page"], result["context"] = page, context
     return result
 
 
 async def run(args: argparse.Namespace, base: str, pid: int, gradebook: str) -> dict[str, Any]:
+    """Measure first images and the learners' load against the running server."""
     from playwright.async_api import async_playwright
 
     from teachingfiles.quiz import Gradebook
@@ -257,25 +288,30 @@ async def run(args: argparse.Namespace, base: str, pid: int, gradebook: str) -> 
         browser = await pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
         try:
             await first_image(browser, base, "library", timeout_ms)  # warm the disk caches
-            first = {d: await first_image(browser, base, d, timeout_ms) for d in ("quiz", "library")}
-            opened = asyncio.Barrier(args.learners)
+            timings = {
+                d: await first_image(browser, base, d, timeout_ms) for d in ("quiz", "library")
+            }
+            before = {k for k, _ in kernel_rss_mb(pid)}  # kernels of the pages closed above
+            opened = Gate(args.learners)
             start = time.perf_counter()
             results = await asyncio.gather(
                 *(learner(browser, base, i, args, opened) for i in range(args.learners))
             )
             wall = time.perf_counter() - start
-            rss = kernel_rss_mb(pid)  # every learner's page (and kernel) is still open
+            # every learner's page, and so its kernel, is still open
+            rss = [mb for k, mb in kernel_rss_mb(pid) if k not in before]
             for r in results:
                 await r.pop("context").close()
                 r.pop("page")
-            first["gradebook"] = await first_image(browser, base, "gradebook", timeout_ms)
+            timings["gradebook"] = await first_image(browser, base, "gradebook", timeout_ms)
         finally:
             await browser.close()
     with Gradebook(gradebook) as book:
         stored = sum(len(book.attempts(learner=r["name"])) for r in results)
     done = [r["seconds"] for r in results if r["error"] is None]
     return {
-        "first_image_s": first,
+        "first_image_s": {d: t[1] for d, t in timings.items()},
+        "dashboard_shown_s": {d: t[0] for d, t in timings.items()},
         "first_image_target_s": TARGET_S,
         "learners": args.learners,
         "questions_per_learner": args.questions,
@@ -296,6 +332,7 @@ SHOTS = ROOT / "test-output" / "screenshots"
 
 
 def main() -> None:
+    """Parse the options, start PostgreSQL and the dashboards, measure, print."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--learners", type=int, default=20)
@@ -310,15 +347,19 @@ def main() -> None:
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     repository = args.repository or ensure_demo()
-    with tempfile.TemporaryDirectory(prefix="tf-bench-dash-") as tmp, postgres() as url:
-        with served(repository, url, Path(tmp)) as (base, pid):
-            out = asyncio.run(run(args, base, pid, url))
+    with (
+        tempfile.TemporaryDirectory(prefix="tf-bench-dash-") as tmp,
+        postgres() as url,
+        served(repository, url, Path(tmp)) as (base, pid),
+    ):
+        out = asyncio.run(run(args, base, pid, url))
     if args.json:
         print(json.dumps(out))
         return
     for name, seconds in out["first_image_s"].items():
         verdict = "ok" if seconds <= TARGET_S else "over target"
-        print(f"first image, {name:<9} {seconds:6.2f} s  (target <= {TARGET_S:g} s: {verdict})")
+        print(f"first image, {name:<9} {seconds:6.2f} s  (target <= {TARGET_S:g} s: {verdict}; "
+              f"dashboard shown at {out['dashboard_shown_s'][name]:.2f} s)")  # fmt: skip
     print(
         f"{out['learners']} learners x {out['questions_per_learner']} questions: "
         f"{out['attempts_stored']} of {out['attempts_expected']} attempts stored in PostgreSQL "

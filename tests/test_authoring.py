@@ -195,7 +195,9 @@ def test_editing_annotations_relabel_move_delete(repo: Repository, tmp_path: Pat
     assert first.id not in {a.id for a in AuthoringSession(repo, session.draft_path).annotations}
     with pytest.raises(NotFoundError, match=f"no annotation '{first.id}' in the draft"):
         session.relabel(first.id, "Typical")
-    with pytest.raises(UsageError, match=r"case 'ct-1': slice 999 is outside the series' 64 images"):
+    with pytest.raises(
+        UsageError, match=r"case 'ct-1': slice 999 is outside the series' 64 images"
+    ):
         session.draw("ct-1", "box", [[1, 1], [2, 2]], slice=999, label="Typical")
     with pytest.raises(UsageError, match="cannot draw a 'circle'; expected one of box, polygon"):
         session.draw("ct-1", "circle", [[1, 1]], slice=0, label="Typical")
@@ -215,7 +217,7 @@ def test_cases_edit_rename_and_refuse_unknown_fields(repo: Repository, tmp_path:
         session.edit_case("ct-ggo", category="typicl")
     with pytest.raises(NotFoundError, match="no case 'ct-1' in the draft; cases: ct-ggo"):
         session.case("ct-1")
-    with pytest.raises(NotFoundError, match="no such study|not in|no study"):
+    with pytest.raises(NotFoundError, match=r"no study with StudyInstanceUID '1\.2\.3\.4\.5\.6'"):
         session.add_case("1.2.3.4.5.6")
 
 
@@ -237,15 +239,16 @@ def test_validate_names_the_case_and_field_and_save_refuses(
     assert not session.output.exists()
     session.edit_question("q1", choices="A\nB", answers="A")
     errors = session.validate()
-    assert [e.field for e in errors] == ["cases[0].key_images[0].annotations", "questions[1].labels"]
+    assert [e.field for e in errors] == [
+        "cases[0].key_images[0].annotations",
+        "questions[1].labels",
+    ]
     assert "case 'ct-1': the study has no annotation labelled 'Nope'" in str(errors[0])
     assert "question 'q2': study" in str(errors[1])
     assert "has no outlined finding (Atelectasis)" in str(errors[1])
 
 
-def test_import_folder_deidentifies_into_the_repository(
-    repo: Repository, tmp_path: Path
-) -> None:
+def test_import_folder_deidentifies_into_the_repository(repo: Repository, tmp_path: Path) -> None:
     # RICORD 1A's files (RLE Lossless); see the report: de-identifying the demo's
     # deflated 1B files currently drops their Pixel Data
     series = repo.series(_ct_study(repo, "DEMO-RICORD-1A"))[0].series_uid

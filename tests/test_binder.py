@@ -121,3 +121,10 @@ def test_readme_binder_links_launch_this_repository_and_open_files_that_exist() 
         "lab": "notebooks/01_getting_started.ipynb",
         "voila": "notebooks/dashboards/quiz.ipynb",
     }
+
+
+def test_pyproject_urls_if_any_name_the_same_repository() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    github = [u for u in project.get("urls", {}).values() if "github.com/" in u]
+    for url in github:
+        assert url.rstrip("/").endswith(f"github.com/{_slug()}"), url

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -9,9 +10,10 @@ import numpy as np
 import pydicom
 import pytest
 import requests
-from orthanc import Orthanc, orthanc_server
+from orthanc import Orthanc, _running, orthanc_server
 from pydicom.uid import generate_uid
 
+from teachingfiles.dicom.synthetic import write_ct_series
 from teachingfiles.dicom.volume import Volume
 from teachingfiles.errors import NotFoundError, RepositoryError, UsageError
 from teachingfiles.repository import Repository
@@ -183,12 +185,22 @@ def test_store_uploads_with_stow_rs(server: Orthanc, demo_root: Path, tmp_path: 
 class _Answer(BaseHTTPRequestHandler):
     status = 500
     hits = 0
+    delay = 0.0
+    retry_after: str | None = None
+    body = b""
+    seen: list[dict[str, str]]
 
     def do_GET(self) -> None:
         type(self).hits += 1
+        type(self).seen.append(dict(self.headers))
+        time.sleep(self.delay)
         self.send_response(self.status)
-        self.send_header("Content-Length", "0")
+        if self.retry_after is not None:
+            self.send_header("Retry-After", self.retry_after)
+        self.send_header("Content-Type", "application/dicom+json")
+        self.send_header("Content-Length", str(len(self.body)))
         self.end_headers()
+        self.wfile.write(self.body)
 
     def log_message(self, *args: object) -> None:
         pass
@@ -196,7 +208,7 @@ class _Answer(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def answering() -> Iterator[tuple[str, type[_Answer]]]:
-    handler = type("Handler", (_Answer,), {"hits": 0})
+    handler = type("Handler", (_Answer,), {"hits": 0, "seen": []})
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -212,7 +224,13 @@ def answering() -> Iterator[tuple[str, type[_Answer]]]:
     [
         (401, "401 Unauthorized: .* wants credentials; pass a token"),
         (403, "403 Forbidden: .* refused this request; the token lacks permission"),
-        (429, "429 Too Many Requests after 2 retries: the server's quota is used up"),
+        (
+            429,
+            (
+                r"429 Too Many Requests after 2 retries: the server's quota is used up \(it asks "
+                r"to wait 0 s\); wait and run again"
+            ),
+        ),
         (503, "503 Service Unavailable after 2 retries: the server is failing"),
     ],
 )
@@ -221,10 +239,36 @@ def test_refusals_say_what_to_fix_and_retry_only_what_is_worth_it(
 ) -> None:
     url, handler = answering
     handler.status = status
+    handler.retry_after = "0" if status == 429 else None
     src = DicomwebSource(url, cache=tmp_path, retries=2, backoff=0.001, token="t0k3n")
     with pytest.raises(RepositoryError, match=message):
         src.search_studies()
     assert handler.hits == (3 if status in (429, 503) else 1)
+
+
+def test_token_and_headers_go_with_every_request(
+    answering: tuple[str, type[_Answer]], tmp_path: Path
+) -> None:
+    url, handler = answering
+    handler.status, handler.body = 200, b"[]"
+    src = DicomwebSource(url, cache=tmp_path, token="t0k3n", headers={"X-Api-Key": "k3y"})
+    assert src.search_studies() == []
+    assert src.search_series() == []
+    assert len(handler.seen) == 2
+    for headers in handler.seen:
+        assert headers["Authorization"] == "Bearer t0k3n"
+        assert headers["X-Api-Key"] == "k3y"
+
+
+def test_a_server_that_does_not_answer_in_time_says_so(
+    answering: tuple[str, type[_Answer]], tmp_path: Path
+) -> None:
+    url, handler = answering
+    handler.status, handler.body, handler.delay = 200, b"[]", 1.0
+    src = DicomwebSource(url, cache=tmp_path, timeout=0.2, retries=1, backoff=0.001)
+    with pytest.raises(RepositoryError, match=r"no answer within 0.2 s \(after 1 retries\)"):
+        src.search_studies()
+    assert handler.hits == 2  # asked again once
 
 
 def test_bad_urls_and_dead_servers_say_what_to_fix(tmp_path: Path) -> None:
@@ -254,3 +298,55 @@ def test_cache_keyed_by_sop_uid_is_shared_between_sources(
     assert len(cache) == series.n_instances
     assert all(i.sop_instance_uid in cache for i in folder.instances(series.series_uid))
     requests.get(f"{server.url}/system", timeout=5).raise_for_status()
+
+
+class PacedStream(DicomwebSource):
+    """A real DICOMweb source whose series stream waits 30 ms a part (so the stop lands)."""
+
+    def _stream_series(self, study_uid: str, series_uid: str) -> Iterator[tuple[str, bytes]]:
+        for part in super()._stream_series(study_uid, series_uid):
+            time.sleep(0.03)
+            yield part
+
+
+def test_server_going_away_mid_stream_leaves_whole_instances_and_a_reopen_completes(
+    tmp_path: Path,
+) -> None:
+    # 60 uncompressed 512x512 slices (31 MB): more than the socket buffers hold, so
+    # the stream cannot have arrived whole before the server stops
+    files = write_ct_series(tmp_path / "series", n=60, rows=512, cols=512)
+    head = pydicom.dcmread(files[0], stop_before_pixels=True)
+    study, series = str(head.StudyInstanceUID), str(head.SeriesInstanceUID)
+    storage = tmp_path / "orthanc"
+    storage.mkdir()
+    cache = InstanceCache(tmp_path / "cache")
+    with _running(storage) as first:
+        first.upload(files)
+        src = PacedStream(first.dicomweb, cache=cache, retries=1, backoff=0.01, workers=1)
+        vol = src.open_series(study, series, near=0, progress=False)
+        deadline = time.monotonic() + 60
+        while len(cache) < 5 and time.monotonic() < deadline:
+            time.sleep(0.005)
+    # the server is gone (stopped by its pid) while the series streams
+    try:
+        with pytest.raises(
+            RepositoryError,
+            match=r"slice\(s\) could not be downloaded \(first: .*cannot connect.* open the "
+            "series again when the server answers",
+        ):
+            vol.wait(timeout=120)
+    finally:
+        vol.close()
+    partial = list(cache.root.glob("instances/*/*.dcm"))
+    assert 5 <= len(partial) < len(files)
+    for path in partial:  # every file under its final name is a whole instance
+        assert pydicom.dcmread(path).pixel_array.shape == (512, 512)
+    assert not list(cache.root.rglob("*.part"))
+    # the server comes back (same storage, a new port): the series opens whole
+    with _running(storage) as second:
+        again = DicomwebSource(second.dicomweb, cache=cache).open_series(
+            study, series, progress=False
+        )
+        with again, Volume.open(files) as local:
+            assert np.array_equal(again.wait(timeout=60), local.wait())
+    assert len(cache) == len(files)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import shutil
 import threading
 import time
@@ -87,6 +88,21 @@ def test_pull_filters_and_list(
         series = [s for st in repo.studies() for s in repo.series(st.study_uid)]
     assert {s.series_uid for s in series} == {line.split()[1] for line in listed}
     assert {str(s.modality) for s in series} == {"CR"}
+
+
+def test_pull_shows_progress_for_the_pull_and_each_series(
+    server: Orthanc, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dest = tmp_path / "cr"
+    args = ["pull", server.dicomweb, str(dest), "--collection", "DEMO-RICORD-1C",
+            "--modality", "CR"]  # fmt: skip
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    n = len({p.parent for p in (dest / "manifest-dicomweb").rglob("*.dcm")})  # series pulled
+    assert n > 0
+    # tqdm.auto: a text bar on stderr here, a widget in Jupyter
+    assert re.search(rf"pull: 100%.*\| {n}/{n} .*series", err)
+    assert re.search(r"series …\d{8}: .*img", err)  # each series' own bar
 
 
 def test_push_uploads_a_folder_with_stow_rs(

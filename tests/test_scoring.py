@@ -325,3 +325,16 @@ def test_named_readers_keep_their_numbers_and_the_adjudicator_is_apart(quiz):
     }  # fmt: skip
     one = quiz.cases["ct1"].reads
     assert one.agreement() == "1 reader said typical" and one.calls[0].reader_id == "U_abc"
+
+
+def test_agreement_words_for_a_split_and_for_unanimity():
+    from teachingfiles.cases.case import ReaderCall, ReadSummary
+    from teachingfiles.vocabulary import Appearance
+
+    t, i, a = Appearance.TYPICAL, Appearance.INDETERMINATE, Appearance.ATYPICAL
+    split = ReadSummary((ReaderCall("Reader 1", t), ReaderCall("Reader 2", i),
+                         ReaderCall("Reader 3", a)))  # fmt: skip
+    assert split.agreement() == "the readers split: 1 typical, 1 indeterminate, 1 atypical"
+    same = ReadSummary(tuple(ReaderCall(f"Reader {n}", t, Severity.MILD) for n in (1, 2, 3)))
+    assert same.agreement() == "all 3 readers said typical; all 3 readers said mild"
+    assert ReadSummary().agreement() == "no reader labels"

@@ -41,10 +41,9 @@ const MAX_INFLIGHT = 6; // requests the kernel has not finished answering
 const PREVIEWS_PER_REQUEST = 32;
 const FULL_CHUNKS_PER_REQUEST = 2; // fewer round trips; the kernel streams the chunks
 const PROBE_INFLIGHT = 2; // full-quality requests while "auto" is measuring the link
-// full-quality requests in flight during the preview pass: one while the link is
-// unmeasured or slow (a full chunk ahead of the previews on a slow link delays them),
-// more once it is measured fast (loopback), so the lossless values arrive sooner
-const FULL_DURING_PREVIEW = 1;
+// full-quality requests in flight during the preview pass: one to measure the link;
+// then none on a slow link (a full chunk queued ahead of the previews delays them),
+// three on a fast one (loopback), so the lossless values arrive sooner
 const FULL_DURING_PREVIEW_FAST = 3;
 const SAVE_EVERY_MS = 40;
 // "auto" sends "planes" (half the bytes of raw CT for ~0.7 ms of kernel time a slice)
@@ -180,6 +179,7 @@ function render({ model, el }) {
     /** @type {(Int16Array|Uint16Array|null)[]} */ full: [],
     /** @type {(Uint8Array|null)[]} */ prev: [],
     /** @type {(number[]|null)[]} */ prevWin: [],
+    /** @type {number[][]} */ prevSize: [], // [width, height] of each preview as sent
     /** @type {(Uint8Array|null)[]} */ jpeg: [],
     /** @type {Map<number, {data: Uint8Array, rows: number}>} */ partial: new Map(),
     requested: new Set(),
@@ -330,10 +330,12 @@ function render({ model, el }) {
     const key = `${S.gen}|${i}|${quality}|${S.center}|${S.width}|${S.invert}`;
     if (key === S.drawn) return quality;
     S.drawn = key;
-    if (!S.imageData || S.imageData.width !== S.cols || S.imageData.height !== S.rows) {
-      native.width = S.cols;
-      native.height = S.rows;
-      S.imageData = nctx.createImageData(S.cols, S.rows);
+    // a preview keeps its own (reduced) size: paint() scales it to the image's place
+    const [w, h] = !full && prev ? S.prevSize[i] : [S.cols, S.rows];
+    if (!S.imageData || S.imageData.width !== w || S.imageData.height !== h) {
+      native.width = w;
+      native.height = h;
+      S.imageData = nctx.createImageData(w, h);
     }
     const out = new Uint32Array(S.imageData.data.buffer);
     if (full) {
@@ -445,7 +447,9 @@ function render({ model, el }) {
     if (full) value = String(full[r * S.cols + c]);
     else if (prev) {
       const win = /** @type {number[]} */ (S.prevWin[S.index]);
-      value = "≈" + fmt(win[0] - win[1] / 2 + (prev[r * S.cols + c] / 255) * win[1], 0);
+      const [w, h] = S.prevSize[S.index];
+      const at = Math.min(h - 1, Math.floor((r * h) / S.rows)) * w + Math.min(w - 1, Math.floor((c * w) / S.cols));
+      value = "≈" + fmt(win[0] - win[1] / 2 + (prev[at] / 255) * win[1], 0);
     }
     const p = patient(S.index, x, y);
     bl.textContent = `(${c}, ${r}) ${value}${value ? (S.off ? " HU" : "") : ""}  ` + (p ? `[${p.map((v) => fmt(v)).join(", ")}] mm` : "");
@@ -480,6 +484,7 @@ function render({ model, el }) {
     S.full = new Array(n).fill(null);
     S.prev = new Array(n).fill(null);
     S.prevWin = new Array(n).fill(null);
+    S.prevSize = new Array(n).fill(null);
     S.jpeg = new Array(n).fill(null);
     S.partial.clear();
     S.requested.clear();
@@ -506,12 +511,14 @@ function render({ model, el }) {
     return Math.max(3, Math.floor((get("memory_budget_mb") * 2 ** 20) / Math.max(1, S.sliceBytes)));
   }
   function nextRequest() {
-    // The preview pass is bound by JPEG decoding in the browser, which leaves the link
+    // On a fast link the preview pass is bound by JPEG work, which leaves the link
     // idle: once the first previews are on screen, one full-quality request travels
-    // alongside them (FULL_DURING_PREVIEW), so the lossless values arrive sooner.
+    // alongside them to measure the link, then FULL_DURING_PREVIEW_FAST if it is
+    // fast, none if it is slow (until every preview has been asked for).
     const fullInflight = [...S.inflight.values()].filter((r) => r.kind === "full").length;
     const previewInflight = S.inflight.size - fullInflight;
-    const during = linkSpeed() >= FAST_LINK_BYTES_PER_MS ? FULL_DURING_PREVIEW_FAST : FULL_DURING_PREVIEW;
+    const speed = linkSpeed(1);
+    const during = speed === 0 ? 1 : speed >= FAST_LINK_BYTES_PER_MS ? FULL_DURING_PREVIEW_FAST : 0;
     const overlap = S.prevCount > 0 && previewInflight >= 2 && fullInflight < during;
     const first = overlap ? fullRequest(fullInflight) : null;
     return first || previewRequest() || fullRequest(fullInflight);
@@ -587,16 +594,23 @@ function render({ model, el }) {
     }
   }
 
+  /**
+   * Decode a preview JPEG at the size it was sent (a quarter of the pixels of a
+   * large slice): reading the pixels back from a canvas is the costly part, and
+   * the drawing scales the preview up anyway. Records its size in S.prevSize.
+   */
   async function decodePreview(i, jpeg) {
     const bitmap = await createImageBitmap(new Blob([jpeg], { type: "image/jpeg" }));
-    if (scratch.width !== S.cols || scratch.height !== S.rows) {
-      scratch.width = S.cols;
-      scratch.height = S.rows;
+    const w = bitmap.width, h = bitmap.height;
+    if (scratch.width !== w || scratch.height !== h) {
+      scratch.width = w;
+      scratch.height = h;
     }
-    sctx.drawImage(bitmap, 0, 0, S.cols, S.rows);
+    sctx.drawImage(bitmap, 0, 0);
     bitmap.close();
-    const rgba = sctx.getImageData(0, 0, S.cols, S.rows).data;
-    const gray = new Uint8Array(S.cols * S.rows);
+    S.prevSize[i] = [w, h];
+    const rgba = sctx.getImageData(0, 0, w, h).data;
+    const gray = new Uint8Array(w * h);
     for (let p = 0; p < gray.length; p++) gray[p] = rgba[4 * p];
     return gray;
   }
@@ -634,9 +648,9 @@ function render({ model, el }) {
       if (linkSpeed() < SLOW_LINK_BYTES_PER_MS) S.encoding = "deflate";
     }
   }
-  /** The median measured link throughput, bytes per ms (0 until two samples). */
-  function linkSpeed() {
-    if (S.bwSamples.length < 2) return 0;
+  /** The median measured link throughput, bytes per ms (0 until ``least`` samples). */
+  function linkSpeed(least = 2) {
+    if (S.bwSamples.length < least) return 0;
     const sorted = [...S.bwSamples].sort((a, b) => a - b);
     return sorted[Math.floor(sorted.length / 2)];
   }

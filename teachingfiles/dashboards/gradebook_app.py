@@ -10,11 +10,13 @@ from __future__ import annotations
 import base64
 import html
 import os
+from pathlib import Path
 from typing import Any
 
 import ipywidgets  # type: ignore[import-untyped]
 
-from teachingfiles.dashboards._env import gradebook_url
+from teachingfiles.cases.teaching_set import TeachingSet
+from teachingfiles.dashboards._env import ENV_REPOSITORY, gradebook_url, teaching_sets
 from teachingfiles.dashboards._ui import figure_html, html_table, message, style
 from teachingfiles.dashboards.results import (
     ResultRow,
@@ -25,7 +27,7 @@ from teachingfiles.dashboards.results import (
 )
 from teachingfiles.quiz.gradebook import AttemptRecord, Gradebook
 
-__all__ = ["GradebookDashboard"]
+__all__ = ["GradebookDashboard", "duration", "question_prompts"]
 
 _HEADER = ["", "attempts", "correct", "points", "%", "learners", "mean time (s)"]
 
@@ -36,6 +38,37 @@ def _rows(rows: list[ResultRow]) -> list[list[Any]]:
          r.learners, "" if r.mean_seconds is None else f"{r.mean_seconds:.0f}"]
         for r in rows
     ]  # fmt: skip
+
+
+def duration(seconds: float) -> tuple[str, str]:
+    """Return a time as a number and its unit for a summary tile: seconds, minutes or hours."""
+    if seconds < 90:
+        return f"{seconds:.0f}", "seconds answering"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.1f}", "minutes answering"
+    return f"{seconds / 3600:.1f}", "hours answering"
+
+
+def question_prompts(root: str | os.PathLike[str] | None) -> dict[str, dict[str, str]]:
+    """Return each teaching set's question prompts, ``{set_id: {question_id: prompt}}``.
+
+    The gradebook stores question ids; the prompts make its tables readable. A
+    manifest that does not load is left out (its questions keep their bare ids).
+    """
+    if root is None:
+        return {}
+    out: dict[str, dict[str, str]] = {}
+    for path in teaching_sets(root):
+        try:
+            ts = TeachingSet.from_yaml(path)
+        except (OSError, ValueError):  # a broken manifest: its ids stay bare
+            continue
+        out[ts.set_id] = {q.id: q.prompt for q in ts.questions}
+    return out
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _stat(value: str, label: str) -> str:
@@ -56,10 +89,19 @@ class GradebookDashboard(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets s
     ----------
     gradebook
         The gradebook URL or path (default: ``$TEACHINGFILES_GRADEBOOK``).
+    root
+        The repository whose teaching sets give the questions' prompts (default:
+        ``$TEACHINGFILES_REPOSITORY``; without one, questions show their ids only).
     """
 
-    def __init__(self, gradebook: str | os.PathLike[str] | Gradebook | None = None) -> None:
+    def __init__(
+        self,
+        gradebook: str | os.PathLike[str] | Gradebook | None = None,
+        root: str | os.PathLike[str] | None = None,
+    ) -> None:
         super().__init__()
+        given = root if root is not None else os.environ.get(ENV_REPOSITORY) or None
+        self.prompts = question_prompts(Path(given) if given else None)
         self.add_class("tfd")
         if isinstance(gradebook, Gradebook):
             self.gradebook = gradebook
@@ -90,6 +132,20 @@ class GradebookDashboard(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets s
         self.set_choice.value = current if current in sets else ""
         self.show()
 
+    def _labelled(self, rows: list[ResultRow]) -> list[list[Any]]:
+        """Table rows of questions, each id followed by its prompt where it is known."""
+        sets = {a.set_id for a in self.attempts}
+        known: dict[str, set[str]] = {}
+        for set_id in sets:
+            for qid, prompt in self.prompts.get(set_id, {}).items():
+                known.setdefault(qid, set()).add(prompt)
+        out = _rows(rows)
+        for row in out:
+            prompts = known.get(str(row[0]), set())
+            if len(prompts) == 1:  # the same id in two sets with two prompts: id only
+                row[0] = f"{row[0]} · {_short(next(iter(prompts)))}"
+        return out
+
     def show(self) -> None:
         """Draw the tables and charts for the chosen set."""
         chosen = self.set_choice.value or None
@@ -117,7 +173,7 @@ class GradebookDashboard(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets s
             _stat(f"{n}", "answer" if n == 1 else "answers"),
             _stat(f"{k}", "learner" if k == 1 else "learners"),
             _stat(f"{100 * earned / possible:.0f}%" if possible else "-", "of points earned"),
-            _stat(f"{total_s / 60:.1f}", "minutes answering"),
+            _stat(*duration(total_s)),
             "</div>",
             (
                 '<p class="tfd-muted">Time is from showing a question to submitting its '
@@ -135,9 +191,11 @@ class GradebookDashboard(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets s
                 figure_html(results_chart(topics, title="By category"), "scores by category"),
             ),
             "<h3>Hardest questions</h3>",
-            html_table(["question", *_HEADER[1:]], _rows(hardest(self.attempts))),
+            html_table(["question", *_HEADER[1:]], self._labelled(hardest(self.attempts))),
             "<h3>By question</h3>",
-            html_table(["question", *_HEADER[1:]], _rows(results_by(self.attempts, "question"))),
+            html_table(
+                ["question", *_HEADER[1:]], self._labelled(results_by(self.attempts, "question"))
+            ),
             "</div>",
         ]
         self.body.value = "".join(parts)

@@ -46,7 +46,7 @@ class QuizDashboard(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships 
         self.view: QuizView | None = None
         sets = {TeachingSet.from_yaml(p).title: p for p in teaching_sets(self.root)}
         wide = {
-            "style": {"description_width": "initial"},
+            "style": {"description_width": "96px"},  # the two labels line up
             "layout": ipywidgets.Layout(width="min(640px, 100%)"),
         }
         self.sets = ipywidgets.Dropdown(

@@ -239,7 +239,7 @@ def _ct_case(spec: CtStudySpec, row: MetadataRow, download: Path,
         index = order[sop]
         shown = tuple(sorted(n for n, items in polygons.items() if any(s == sop for s, _ in items)))
         key_images.append(KeyImage(row.series_uid, index, preset="lung", annotations=shown,
-                                   caption=f"Slice {index}: {findings}"))  # fmt: skip
+                                   caption=f"Slice {index + 1}: {findings}"))  # fmt: skip
     else:
         key_images.append(KeyImage(row.series_uid, None, preset="lung", caption=findings))
     sex = "woman" if spec.patient.sex == "F" else "man"

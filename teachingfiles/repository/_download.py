@@ -389,6 +389,11 @@ class SeriesDownload:
 
     # ------------------------------------------------------------------ state
     @property
+    def cache_root(self) -> Path:
+        """The folder of the cache the instances go to."""
+        return self._cache.root
+
+    @property
     def done(self) -> int:
         """Instances in the cache."""
         with self._cond:

@@ -16,15 +16,31 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util import Retry
 
 from teachingfiles.errors import NotFoundError, RepositoryError, UsageError
 
-__all__ = ["RETRY_STATUSES", "check_url", "http_errors", "make_session"]
+__all__ = ["MAX_RETRY_AFTER", "RETRY_STATUSES", "check_url", "http_errors", "make_session"]
 
 #: Answers worth asking again: quota (429) and a server that is busy or restarting.
 RETRY_STATUSES = (429, 500, 502, 503, 504)
+#: The longest wait (s) a ``Retry-After`` header may impose before a retry.
+MAX_RETRY_AFTER = 30.0
+
+
+class _Retry(Retry):
+    """urllib3's retry, a server's ``Retry-After`` capped at :data:`MAX_RETRY_AFTER`.
+
+    urllib3 sleeps as long as the server says: a quota answer asking for an
+    hour would hang the caller silently. Longer waits are cut; the last answer's
+    message then tells how long the server asked for (see :func:`http_errors`).
+    """
+
+    def get_retry_after(self, response: Any) -> float | None:
+        wait = super().get_retry_after(response)
+        return None if wait is None else min(wait, MAX_RETRY_AFTER)
 
 
 def check_url(url: str, what: str = "server") -> str:
@@ -92,7 +108,7 @@ def make_session(
     if headers:
         session.headers.update(headers)
     session.verify = verify
-    retry = Retry(
+    retry = _Retry(
         total=retries,
         connect=retries,
         read=retries,
@@ -109,8 +125,11 @@ def make_session(
     return session
 
 
-def _status_message(url: str, status: int, reason: str, retries: int) -> str:
+def _status_message(
+    url: str, status: int, reason: str, retries: int, retry_after: str | None = None
+) -> str:
     host = urlsplit(url).netloc
+    asks = f" (it asks to wait {retry_after} s)" if retry_after else ""
     if status == 401:
         return (
             f"{url}: 401 Unauthorized: {host} wants credentials; pass a token "
@@ -124,12 +143,12 @@ def _status_message(url: str, status: int, reason: str, retries: int) -> str:
     if status == 429:
         return (
             f"{url}: 429 Too Many Requests after {retries} retries: the server's quota "
-            "is used up; wait and run again (a pull resumes where it stopped)"
+            f"is used up{asks}; wait and run again (a pull resumes where it stopped)"
         )
     if status >= 500:
         return (
             f"{url}: {status} {reason} after {retries} retries: the server is failing or "
-            "overloaded; try again later (a pull resumes where it stopped)"
+            f"overloaded{asks}; try again later (a pull resumes where it stopped)"
         )
     return f"{url}: {status} {reason}: the server refused the request"
 
@@ -158,7 +177,8 @@ def http_errors(url: str, *, timeout: float | None = None, retries: int = 0) -> 
                 f"{where}: 404 Not Found: the server has no such resource; check the "
                 "UIDs, and that the URL is the DICOMweb (or API) root"
             ) from exc
-        raise RepositoryError(_status_message(where, status, reason, retries)) from exc
+        after = resp.headers.get("Retry-After") if resp is not None else None
+        raise RepositoryError(_status_message(where, status, reason, retries, after)) from exc
     except requests.exceptions.SSLError as exc:
         raise RepositoryError(
             f"{url}: TLS error ({exc.__class__.__name__}): the certificate could not be "
@@ -180,12 +200,28 @@ def http_errors(url: str, *, timeout: float | None = None, retries: int = 0) -> 
             "later (a pull resumes where it stopped)"
         ) from exc
     except requests.ConnectionError as exc:
+        if _timed_out(exc):  # requests gives a read timeout after retries as a ConnectionError
+            raise RepositoryError(
+                f"{url}: no answer within {timeout} s (after {retries} retries); the server "
+                "is slow or overloaded; raise the timeout or try again later"
+            ) from exc
         raise RepositoryError(
             f"{url}: cannot connect ({_root_cause(exc)}); is the server running, and "
             "are the host and port right?"
         ) from exc
     except requests.RequestException as exc:
         raise RepositoryError(f"{url}: request failed: {exc}") from exc
+
+
+def _timed_out(exc: requests.ConnectionError) -> bool:
+    """Whether urllib3 gave up waiting (wrapped, alone or in a MaxRetryError)."""
+    for arg in exc.args:
+        reason = getattr(arg, "reason", arg)
+        if isinstance(reason, urllib3.exceptions.NewConnectionError):
+            return False  # a refused connection (urllib3 files it under timeouts)
+        if isinstance(reason, urllib3.exceptions.TimeoutError):
+            return True
+    return False
 
 
 def _root_cause(exc: BaseException) -> str:

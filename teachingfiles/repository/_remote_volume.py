@@ -27,7 +27,7 @@ from pydicom.pixels.utils import pixel_array
 
 from teachingfiles.dicom._slices import _fix_bits
 from teachingfiles.dicom.volume import SliceHeader, Volume
-from teachingfiles.errors import InvalidDicomError
+from teachingfiles.errors import InvalidDicomError, RepositoryError
 from teachingfiles.repository._download import SeriesDownload
 from teachingfiles.repository._part_pixels import decode_part, stored_dtype
 from teachingfiles.repository.cache import InstanceCache
@@ -280,6 +280,31 @@ class RemoteVolume(Volume):
                         self._complete.set()
                 return
         super()._load(k)
+
+    def wait(self, timeout: float | None = None) -> npt.NDArray[Any]:
+        """Wait until every slice is loaded; the whole array.
+
+        Raises
+        ------
+        RepositoryError
+            If slices could not be downloaded: how many, the first reason, and
+            that opening the series again resumes (what is cached is kept).
+        DecodeError
+            The first slice that could not be decoded.
+        TimeoutError
+            If ``timeout`` seconds pass first.
+        """
+        try:
+            return super().wait(timeout)
+        except RepositoryError as exc:
+            download, n = self._download, self.shape[0]
+            failed = sum(isinstance(e, RepositoryError) for e in self._errors.values())
+            where = f" in the cache {download.cache_root}" if download is not None else ""
+            raise RepositoryError(
+                f"{failed} of {n} slice(s) could not be downloaded (first: {exc}); the "
+                f"{n - failed} others are kept{where}: open the series again when the "
+                "server answers and only the missing slices are stored"
+            ) from exc
 
     def close(self) -> None:
         """Stop downloading and decoding (slices already loaded stay usable)."""

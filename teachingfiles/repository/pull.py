@@ -22,10 +22,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
+from typing import Any
 
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
+from tqdm.auto import tqdm
 
 from teachingfiles.errors import NotFoundError, RepositoryError, TeachingFilesError
 from teachingfiles.repository.cache import InstanceCache
@@ -234,6 +236,7 @@ def pull_dicomweb(
         collection,
         root,
         start,
+        progress,
     )
 
 
@@ -244,18 +247,21 @@ def _pull_each(
     collection: str | None,
     root: Path,
     start: float,
+    progress: bool = True,
 ) -> PullReport:
     failed: list[tuple[str, str]] = []
     n_series = n_instances = 0
-    for series in wanted:
-        try:
-            paths = fetch(series)
-            n_instances += _lay_out_series(paths, layout, collection)
-            n_series += 1
-        except TeachingFilesError as exc:
-            if not failed and _unreachable(exc):
-                raise  # nothing works: say so once instead of once per series
-            failed.append((series.series_uid, str(exc)))
+    with _series_bar(len(wanted), progress) as bar:
+        for series in wanted:
+            try:
+                paths = fetch(series)
+                n_instances += _lay_out_series(paths, layout, collection)
+                n_series += 1
+            except TeachingFilesError as exc:
+                if not failed and _unreachable(exc):
+                    raise  # nothing works: say so once instead of once per series
+                failed.append((series.series_uid, str(exc)))
+            bar.update(1)
     return PullReport(
         dest=root,
         manifest_dir=layout.dir,
@@ -264,6 +270,11 @@ def _pull_each(
         seconds=time.perf_counter() - start,
         failed=tuple(failed),
     )
+
+
+def _series_bar(total: int, progress: bool) -> Any:
+    """Make the pull's overall progress bar (a step a series; each series has its own)."""
+    return tqdm(total=total, unit="series", desc="pull", disable=not progress)
 
 
 def _unreachable(exc: BaseException) -> bool:
@@ -300,14 +311,16 @@ def pull_tcia(
     layout = _Layout(root / folder)
     failed: list[tuple[str, str]] = []
     n_series = n_instances = 0
-    for uid in uids:
-        try:
-            n_instances += _pull_tcia_series(tcia, uid, layout, progress)
-            n_series += 1
-        except TeachingFilesError as exc:
-            if not failed and _unreachable(exc):
-                raise
-            failed.append((uid, str(exc)))
+    with _series_bar(len(uids), progress) as bar:
+        for uid in uids:
+            try:
+                n_instances += _pull_tcia_series(tcia, uid, layout, progress)
+                n_series += 1
+            except TeachingFilesError as exc:
+                if not failed and _unreachable(exc):
+                    raise
+                failed.append((uid, str(exc)))
+            bar.update(1)
     return PullReport(root, layout.dir, n_series, n_instances, time.perf_counter() - start,
                       tuple(failed))  # fmt: skip
 

@@ -50,7 +50,7 @@ STYLE = """<style>
 .tfa-status ul { margin: 2px 0 0 18px; padding: 0; }
 </style>"""
 NONE = "—"
-WIDTHS = {"description_width": "92px"}
+WIDTHS = {"description_width": "112px"}
 
 
 def heading(text: str) -> ipywidgets.HTML:
@@ -65,7 +65,7 @@ def text_field(description: str, *, area: bool = False, placeholder: str = "") -
         description=description,
         placeholder=placeholder,
         style=WIDTHS,
-        layout=ipywidgets.Layout(width="100%", height="64px" if area else None),
+        layout=ipywidgets.Layout(width="98%", height="64px" if area else None),
     )
     return widget
 
@@ -120,7 +120,7 @@ class QuestionEditor(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships
 
     def __init__(self, labels: list[str]) -> None:
         self.list = ipywidgets.Select(
-            description="Questions", rows=4, style=WIDTHS, layout=ipywidgets.Layout(width="100%")
+            description="Questions", rows=4, style=WIDTHS, layout=ipywidgets.Layout(width="98%")
         )
         self.kind = ipywidgets.Dropdown(
             options=[k.value for k in QuestionKind], description="Kind", style=WIDTHS
@@ -132,7 +132,7 @@ class QuestionEditor(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships
         )
         self.labels = ipywidgets.SelectMultiple(
             options=labels, description="Labels", rows=3, style=WIDTHS,
-            layout=ipywidgets.Layout(width="100%"),
+            layout=ipywidgets.Layout(width="98%"),
         )  # fmt: skip
         self.explanation = text_field("Explanation", area=True)
         self.buttons = {

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from teachingfiles.cases.case import KeyImage, TeachingCase
     from teachingfiles.dicom.volume import Volume
+    from teachingfiles.quiz.questions import ResolvedQuestion
 
 __all__ = [
     "MARK_COLOR",
@@ -46,6 +47,7 @@ __all__ = [
     "nearest_slice_with",
     "pick_image",
     "reference_shapes",
+    "review_image",
     "review_thumbnail",
     "viewer_for",
 ]
@@ -339,6 +341,36 @@ def review_thumbnail(
         dpi=80,
     )
     return figure_data_url(figure, dpi=80), index
+
+
+def review_image(
+    repository: ImageRepository,
+    volumes: VolumeCache,
+    question: ResolvedQuestion,
+    public_image: Mapping[str, Any] | None,
+    feedback: Mapping[str, Any],
+) -> tuple[str, Shot, list[dict[str, Any]], int] | None:
+    """Draw the image of a missed answer: its reference outlines and the learner's mark.
+
+    The reference regions of a click or box question, else the case's annotations
+    the key image names; plus the learner's mark. Returns the thumbnail's data URL,
+    the shot, the shapes (for opening it in the viewer) and the slice drawn, or
+    ``None`` when the question has no image.
+    """
+    shot = pick_image(public_image, question.case, repository)
+    if shot is None:
+        return None
+    volume = volumes.get(shot.series_uid)
+    shapes = reference_shapes(feedback.get("reference") or ())
+    if not shapes and question.case is not None:
+        case = question.case
+        shapes = case_shapes(
+            repository, case, case.key_images[0] if case.key_images else None, volume
+        )
+    mark = mark_shapes(feedback.get("mark"))
+    focus = None if not mark else int(mark[0]["slice"])
+    url, index = review_thumbnail(volume, shot, shapes + mark, focus=focus)
+    return url, shot, shapes + mark, index
 
 
 def figure_data_url(figure: Figure, *, dpi: int = 110) -> str:

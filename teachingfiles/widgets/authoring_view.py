@@ -29,7 +29,7 @@ from typing import Any
 import ipywidgets  # type: ignore[import-untyped]
 
 from teachingfiles.cases.authoring import AuthoringSession
-from teachingfiles.cases.case import TeachingCase
+from teachingfiles.cases.case import KeyImage, TeachingCase
 from teachingfiles.errors import TeachingFilesError
 from teachingfiles.widgets._authoring_forms import (
     NONE,
@@ -129,7 +129,7 @@ class AuthoringView(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships 
 
     def _build_studies(self) -> None:
         self.study = ipywidgets.Dropdown(
-            description="Study", style=WIDTHS, layout=ipywidgets.Layout(width="100%")
+            description="Study", style=WIDTHS, layout=ipywidgets.Layout(width="98%")
         )
         self._refresh_studies()
         add = button("Add case", "Start a case on this study", "tfa-add-case", "info")
@@ -156,7 +156,9 @@ class AuthoringView(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships 
 
     def _build_case_fields(self) -> None:
         self.case_select = ipywidgets.Dropdown(
-            description="Case", style=WIDTHS, layout=ipywidgets.Layout(width="100%")
+            description="Case",
+            style=WIDTHS,
+            layout=ipywidgets.Layout(flex="1 1 auto", width="auto"),
         )
         self.case_select.observe(self._guard(self._on_case_select), "value")
         remove = button("Remove case", "Remove this case and its annotations", "tfa-remove-case")
@@ -191,13 +193,17 @@ class AuthoringView(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships 
                 "Click a point",
                 "Press, drag around, release",
             ],
-            style=WIDTHS,
+            style={"description_width": "40px", "button_width": "84px"},
         )
         self.tool.add_class("tfa-tools")
         self.tool.observe(self._guard(self._on_tool), "value")
         names = [c.name for c in self.session.labels]
         self.label = ipywidgets.Dropdown(
-            options=names, value=names[0] if names else None, description="Label", style=WIDTHS
+            options=names,
+            value=names[0] if names else None,
+            description="Label",
+            style={"description_width": "40px"},
+            layout=ipywidgets.Layout(width="340px"),
         )
         self._tools_box = ipywidgets.VBox([self.tool, self.label])
         self._tools_box.add_class("tfa-panel")
@@ -445,14 +451,7 @@ class AuthoringView(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships 
             ]
             self.annotation_list.value = None
             keys = self.session.case(self.case_id).key_images if self.case_id else ()
-            self.key_list.options = [
-                (
-                    f"{k.view.value} {'' if k.slice is None else k.slice + 1} "
-                    f"{k.preset or ''} {k.caption}".strip(),
-                    i,
-                )
-                for i, k in enumerate(keys)
-            ]
+            self.key_list.options = [(_key_text(k), i) for i, k in enumerate(keys)]
             self.key_list.value = None
             self.questions.list.options = [
                 (f"{q.id} · {q.kind.value} · {q.prompt[:40]}", q.id)
@@ -570,7 +569,9 @@ class AuthoringView(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships 
         close = button("Close preview", "Back to authoring", "tfa-close-preview")
         close.on_click(lambda _b: self._close_preview())
         self._close_preview()
-        self.preview_box.children = (heading("Learner preview"), close, view)
+        top = ipywidgets.HBox([heading("Learner preview"), close])
+        top.layout.align_items = "center"
+        self.preview_box.children = (top, view)
         self._say(f"Preview of {case.id} below (as an unknown).")
         return view
 
@@ -586,3 +587,10 @@ class AuthoringView(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships 
             self.viewer.close()
         self._volumes.close()
         super().close()
+
+
+def _key_text(key: KeyImage) -> str:
+    """E.g. ``"axial · slice 33 · lung · Both lungs"`` (slices counted from 1)."""
+    parts = [key.view.value, "" if key.slice is None else f"slice {key.slice + 1}"]
+    parts += [key.preset or "", key.caption]
+    return " · ".join(p for p in parts if p)

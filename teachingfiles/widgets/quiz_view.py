@@ -43,7 +43,7 @@ from teachingfiles.widgets._quiz_media import (
     nearest_slice_with,
     pick_image,
     reference_shapes,
-    review_thumbnail,
+    review_image,
     viewer_for,
 )
 from teachingfiles.widgets._static import static_text
@@ -336,22 +336,15 @@ class QuizView(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no ty
         if self.repository is None or self._volumes is None:
             return {}
         public = q.public_view(self.session.record.seed).get("image")
-        shot = pick_image(public, q.case, self.repository)
-        if shot is None:
-            return {}
         try:
-            volume = self._volumes.get(shot.series_uid)
-            shapes = reference_shapes(item.get("reference") or ())
-            if not shapes and q.case is not None:
-                key = q.case.key_images[0] if q.case.key_images else None
-                shapes = case_shapes(self.repository, q.case, key, volume)
-            mark = mark_shapes(item.get("mark"))
-            focus = None if not mark else int(mark[0]["slice"])
-            url, index = review_thumbnail(volume, shot, shapes + mark, focus=focus)
+            found = review_image(self.repository, self._volumes, q, public, item)
         except (TeachingFilesError, OSError, ValueError) as exc:
             _log.warning("no review image for question %s: %s", q.id, exc)
             return {}
-        self._review_shots[q.id] = (shot, shapes + mark, index)
+        if found is None:
+            return {}
+        url, shot, shapes, index = found
+        self._review_shots[q.id] = (shot, shapes, index)
         return {"image": url, "image_slice": index}
 
     def show_review(self, question_id: str) -> None:
