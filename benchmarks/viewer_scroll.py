@@ -14,7 +14,9 @@ loopback, drives Debian's headless Chromium with Playwright, and measures for a
 * render -> first slice, -> whole series scrollable (preview), -> full fidelity;
   binary payload bytes the viewer received (``ws_bytes``; counted by the viewer:
   hooking Playwright's websocket frames would copy every frame to this process and
-  slow the stream it measures); the kernel's encoding time (``kernel_ms``);
+  slow the stream it measures); the kernel's encoding time (``kernel_ms``); the CPU
+  seconds the kernel, server and Chromium spent from page open to full fidelity
+  (``cpu_s``: unlike the times, these hold when the machine is loaded);
   window/level drag latency; kernel RSS and renderer heap (JS heap + array buffers);
 * the same first-slice/scrollable/full times under Chromium's network emulation at
   100 Mbit/s and 20 ms latency.
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -185,6 +188,46 @@ def kernel_rss_mb(server_pid: int) -> float:
     return total
 
 
+def cpu_seconds() -> dict[str, float]:
+    """Return the CPU seconds used so far by this process's descendants, by kind.
+
+    Kinds: ``kernel`` (ipykernel), ``server`` (Voila/Jupyter), ``chromium``. Unlike
+    wall-clock times, these barely change when other work loads the machine.
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+    procs: dict[int, tuple[int, float]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        procs[int(stat.parent.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    mine = {os.getpid()}
+    grew = True
+    while grew:
+        found = {pid for pid, (parent, _) in procs.items() if parent in mine} - mine
+        mine |= found
+        grew = bool(found)
+    out: dict[str, float] = {}
+    for pid in mine - {os.getpid()}:
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        kind = (
+            "kernel"
+            if b"ipykernel" in cmd
+            else "server"
+            if b"voila" in cmd or b"jupyter" in cmd
+            else "chromium"
+            if b"chrom" in cmd
+            else ""
+        )
+        if kind:
+            out[kind] = out.get(kind, 0.0) + procs[pid][1]
+    return out
+
+
 def open_viewer(browser: Any, url: str, net: bool = False) -> Any:
     """Open ``url`` in a new page, optionally on an emulated slow link."""
     page = browser.new_page(viewport={"width": 1000, "height": 1100})
@@ -233,8 +276,13 @@ def measure(slices: int, size: int, steps: int) -> dict[str, Any]:
         page.close()
 
         log("viewer on loopback")
+        before = cpu_seconds()
         page = open_viewer(browser, f"{base}/voila/render/viewer_bench.ipynb")
         stats = wait_full(page, 120_000)
+        after = cpu_seconds()
+        # CPU seconds from opening the page to full fidelity (chromium: its busiest
+        # processes; a page closed earlier may make the sum slightly low)
+        out["cpu_s"] = {k: round(after[k] - before.get(k, 0.0), 2) for k in sorted(after)}
         out["first_slice_ms"] = round(stats["firstPaint"], 1)
         out["scrollable_ms"] = round(stats["scrollable"], 1)
         out["full_series_ms"] = round(stats["full"], 1)
@@ -242,6 +290,7 @@ def measure(slices: int, size: int, steps: int) -> dict[str, Any]:
         out["kernel_ms"] = round(stats["kernelMs"], 1)
         out["encoding"] = page.evaluate("globalThis.__tfViewers[0].state.encoding")
         out["max_message_bytes"] = stats["maxMessage"]
+        out["messages"] = stats["messages"]
         log("scroll")
         scroll = page.evaluate(SCROLL_JS, [steps, "root"])
         out["scroll_median_ms"] = round(median(scroll["draw"]), 2)
@@ -288,6 +337,7 @@ def measure(slices: int, size: int, steps: int) -> dict[str, Any]:
             "scrollable_ms": round(stats["scrollable"], 1),
             "full_series_ms": round(stats["full"], 1),
             "ws_bytes": stats["bytes"],
+            "kernel_ms": round(stats["kernelMs"], 1),
             "encoding": page.evaluate("globalThis.__tfViewers[0].state.encoding"),
         }
         page.close()

@@ -175,8 +175,10 @@ def test_annotations_round_trip_through_mdai_json_and_the_index(
                                                        "width": 50.0, "height": 40.0}  # fmt: skip
     assert {a.mode.value for a in indexed.values() if a.mode} == {
         "bbox", "polygon", "freeform", "location"}  # fmt: skip
-    # authored labels are instance-level: they never count as a reader's call
+    # authored labels are instance-level: they never count as a reader's call, and the
+    # default label set stays the repository's own
     assert repo.reader_labels(study) == calls_before
+    assert default_labels(repo) == session.labels
     # deleting and publishing again takes it out of the index
     session.delete_annotation(session.annotations[0].id)
     session.publish_annotations()
@@ -273,6 +275,16 @@ def test_import_folder_deidentifies_into_the_repository(repo: Repository, tmp_pa
     assert len(repo.instances(case.series_uid or "")) == 3
     with pytest.raises(UsageError, match="not a folder; give the folder holding the DICOM"):
         session.import_folder(tmp_path / "missing", secret=SECRET)
+
+
+def test_the_authoring_api_is_pinned() -> None:
+    import teachingfiles.cases.authoring as authoring
+
+    assert sorted(authoring.__all__) == [
+        "AUTHORED_PREFIX", "AuthoredAnnotation", "AuthoringSession", "DrawKind",
+        "ImportResult", "LabelChoice", "default_labels",
+    ]  # fmt: skip
+    assert all(hasattr(authoring, name) for name in authoring.__all__)
 
 
 def test_the_viewer_offers_a_freehand_mode() -> None:

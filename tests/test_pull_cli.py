@@ -12,6 +12,7 @@ import pytest
 from orthanc import Orthanc, _running, orthanc_server
 
 from teachingfiles.cli import main
+from teachingfiles.dicom.synthetic import write_ct_series
 from teachingfiles.repository import Repository
 from teachingfiles.repository.cache import InstanceCache
 from teachingfiles.repository.dicomweb import DicomwebSource
@@ -142,14 +143,20 @@ class PacedSource(DicomwebSource):
         time.sleep(0.02)
         return super().fetch_instance(study_uid, series_uid, sop_uid)
 
+    def _stream_series(self, study_uid: str, series_uid: str) -> Iterator[tuple[str, bytes]]:
+        for part in super()._stream_series(study_uid, series_uid):
+            time.sleep(0.02)
+            yield part
+
 
 def test_server_going_away_mid_pull_leaves_complete_instances_and_the_pull_resumes(
-    demo_root: Path, tmp_path: Path
+    tmp_path: Path,
 ) -> None:
     folder = tmp_path / "orthanc"
     folder.mkdir()
-    series_dir = next(p.parent for p in demo_files(demo_root) if "DEMO-RICORD-1A" in str(p))
-    files = sorted(series_dir.glob("*.dcm"))
+    # 60 uncompressed 512x512 slices (31 MB), more than the socket buffers hold: the
+    # series streams in one request, which cannot have arrived whole before the stop
+    files = write_ct_series(tmp_path / "series", n=60, rows=512, cols=512)
     dest = tmp_path / "pulled"
     cache = InstanceCache(dest / CACHE_SUBDIR)
     with _running(folder) as first:

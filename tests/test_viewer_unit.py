@@ -41,6 +41,7 @@ def test_public_api_is_pinned() -> None:
 
     assert widgets.__all__ == [
         "ArraySource",
+        "AuthoringView",
         "CaseView",
         "QuizView",
         "SliceSource",

@@ -5,6 +5,14 @@
 // the lossless 16-bit values. Windowing (a 65,536-entry lookup table), drawing,
 // scrolling, zoom and pan happen here and never wait on the kernel.
 // Plain ES module: no bundler, nothing fetched from the network.
+//
+// One file per widget (named after its Python twin), in sections:
+//   constants ........ request pacing and link thresholds
+//   helpers .......... DOM, payload decoding (inflate, planes, shuffle), labels
+//   render()            one viewer, its sections marked "// ----- name":
+//     errors, state, model sync, windowing (lookup tables), drawing (canvas, shapes,
+//     readout), streaming (requests, decoding, link measurement, remote arrivals),
+//     toolbar, input (keys, wheel, pointer), cine, model events, start
 
 /**
  * The synced traits (mirrors StackViewer in teachingfiles/widgets/viewer.py).
@@ -37,6 +45,10 @@
  * @property {string} title
  */
 
+// ================================================================== constants
+// How many requests travel at once, how large, and when the link counts as slow or
+// fast (see nextRequest and measureLink).
+
 const MAX_INFLIGHT = 6; // requests the kernel has not finished answering
 const PREVIEWS_PER_REQUEST = 32;
 const FULL_CHUNKS_PER_REQUEST = 2; // fewer round trips; the kernel streams the chunks
@@ -53,6 +65,9 @@ const SAVE_EVERY_MS = 40;
 const SLOW_LINK_BYTES_PER_MS = 8e3;
 // above this the link is "fast": full-quality chunks may travel beside the previews
 const FAST_LINK_BYTES_PER_MS = 25e3;
+
+// ================================================================== helpers
+// Small pure functions: DOM building, decoding full-quality payloads, labels.
 
 /** @param {string} tag @param {string} cls @param {HTMLElement} [parent] */
 function h(tag, cls, parent) {
@@ -117,6 +132,9 @@ function fmt(v, digits = 1) {
   return Number.isFinite(v) ? v.toFixed(digits).replace(/\.0+$/, "") : "-";
 }
 
+// ================================================================== render
+// One viewer: its DOM, its state, and the sections below, all closing over both.
+
 /** @param {{model: any, el: HTMLElement}} ctx */
 function render({ model, el }) {
   /** @template {keyof Model} K @param {K} k @returns {Model[K]} */
@@ -153,6 +171,7 @@ function render({ model, el }) {
   const sctx = /** @type {CanvasRenderingContext2D} */ (scratch.getContext("2d", { willReadFrequently: true }));
 
   // ---------------------------------------------------------------- errors
+  // Shown inside the widget (role=alert) and reported to Python.
   function showError(err) {
     const text = err && err.message ? err.message : String(err);
     errorBox.textContent = `Viewer error: ${text}`;
@@ -174,6 +193,7 @@ function render({ model, el }) {
   };
 
   // ---------------------------------------------------------------- state
+  // Everything the viewer holds: the slices (full, preview, JPEG), requests, view.
   const S = {
     gen: -1, n: 0, rows: 0, cols: 0, off: 32768, sliceBytes: 0,
     /** @type {(Int16Array|Uint16Array|null)[]} */ full: [],
@@ -207,6 +227,7 @@ function render({ model, el }) {
   registry.push(handle);
 
   // ---------------------------------------------------------------- model sync
+  // Local changes to traits, saved to Python at most every SAVE_EVERY_MS.
   let saveTimer = 0;
   function save(now = false) {
     if (now) {
@@ -258,6 +279,7 @@ function render({ model, el }) {
   }
 
   // ---------------------------------------------------------------- windowing
+  // Lookup tables from stored values (or preview grey) to screen grey.
   function fullLut() {
     const key = `${S.center}|${S.width}|${S.invert}|${S.off}`;
     if (key === S.lutKey) return S.lut;
@@ -475,6 +497,8 @@ function render({ model, el }) {
   }
 
   // ---------------------------------------------------------------- streaming
+  // Ask the kernel for slices nearest first, decode what arrives, measure the link,
+  // follow a remote series' arrivals ("ready"), keep memory within the budget.
   function resetStack() {
     const [n, rows, cols] = get("shape");
     S.gen = get("generation");
@@ -527,7 +551,10 @@ function render({ model, el }) {
     const limit = S.prevCount === 0 && S.inflight.size === 0 ? 3 : PREVIEWS_PER_REQUEST;
     const take = [];
     for (const i of around(S.index, S.n)) {
-      if (S.prev[i] || S.full[i] || S.jpeg[i] || S.requested.has(`p${i}`) || S.missing.has(i)) continue;
+      // a slice already asked for at full quality needs no preview (a fast link
+      // sends full-quality chunks beside the previews, nearest first)
+      if (S.prev[i] || S.full[i] || S.jpeg[i] || S.missing.has(i)) continue;
+      if (S.requested.has(`p${i}`) || S.requested.has(`f${i}`)) continue;
       take.push(i);
       if (take.length >= limit) break;
     }
@@ -766,6 +793,7 @@ function render({ model, el }) {
   });
 
   // ---------------------------------------------------------------- toolbar
+  // Buttons, preset menu, cine rate; annotation legend.
   function button(label, titleText, onClick) {
     const b = /** @type {HTMLButtonElement} */ (h("button", "tfv-btn", bar));
     b.type = "button";
@@ -880,6 +908,7 @@ function render({ model, el }) {
   }
 
   // ---------------------------------------------------------------- input
+  // Keyboard, wheel (scroll, ctrl+wheel zoom), pointer (window/level, pan, draw).
   const onKey = guard((e) => {
     if (e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement) {
       if (e.target !== slider) return;
@@ -1061,6 +1090,7 @@ function render({ model, el }) {
   }
 
   // ---------------------------------------------------------------- cine
+  // Play the stack at the chosen frame rate.
   let cineFrame = 0, cineLast = 0;
   function cine(now) {
     cineFrame = 0;
@@ -1078,6 +1108,7 @@ function render({ model, el }) {
   }
 
   // ---------------------------------------------------------------- model events
+  // Changes from Python (or another view of the same model).
   const on = (names, fn) => {
     const g = guard(fn);
     for (const name of names.split(" ")) model.on(`change:${name}`, g);
@@ -1117,6 +1148,7 @@ function render({ model, el }) {
   ];
 
   // ---------------------------------------------------------------- start
+  // Initial state, first requests, and the clean-up anywidget calls.
   guard(() => {
     S.center = get("window_center");
     S.width = Math.max(1, get("window_width"));

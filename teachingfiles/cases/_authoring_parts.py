@@ -27,8 +27,6 @@ from teachingfiles.repository.mdai import (
     LabelGroup,
     MdaiDataset,
     MdaiProject,
-    is_mdai_json,
-    read_mdai,
 )
 from teachingfiles.vocabulary import Appearance, LabelScope, Severity
 
@@ -38,6 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AUTHORED_PREFIX",
+    "GROUP_ID",
     "LISTS",
     "OPTIONAL_TEXT",
     "QUESTION_FIELDS",
@@ -58,6 +57,8 @@ AUTHORED_PREFIX = "authored-"
 """Authored annotation files are ``REPO/annotations/authored-<set id>.json``."""
 
 _GROUP_NAME = "Authored"
+GROUP_ID = "G_tfauthored"
+"""The label group of authored annotations (instance scope, never a reader's call)."""
 TEXT = ("title", "source", "history", "findings", "diagnosis", "reasoning", "discussion")
 OPTIONAL_TEXT = ("collection", "patient_id", "series_uid")
 LISTS = ("differential", "teaching_points", "tags")
@@ -82,20 +83,28 @@ def default_labels(repository: Repository) -> tuple[LabelChoice, ...]:
 
     Instance-level finding labels (RICORD 1a's ``Infectious opacity`` ...) come
     first, then the study labels (``Typical Appearance`` ...); each name once, with
-    the colour of its first occurrence. Authored files are left out.
+    the colour of its first occurrence. Authored labels are left out. The labels
+    are read from the catalog, where indexing merged every MD.ai JSON file.
     """
+    from sqlalchemy import literal_column, select
+
+    from teachingfiles.repository import catalog as cat
+
+    lab = cat.mdai_labels
+    query = (
+        select(lab.c.name, lab.c.scope, lab.c.color, lab.c.description)
+        .where(lab.c.group_id.is_(None) | (lab.c.group_id != GROUP_ID))
+        .order_by(lab.c.source, literal_column("rowid"))
+    )
+    # The Repository has no public label listing; its catalog holds every label merged.
+    with repository._engine.connect() as conn:
+        rows = conn.execute(query).all()
     findings: dict[str, LabelChoice] = {}
     study: dict[str, LabelChoice] = {}
-    for path in sorted(repository.root.rglob("*.json")):
-        rel = path.relative_to(repository.root)
-        if rel.parts[0].startswith(".") or path.name.startswith(AUTHORED_PREFIX):
-            continue
-        if not is_mdai_json(path):
-            continue
-        for label in read_mdai(path).labels:
-            bucket = study if label.scope is LabelScope.STUDY else findings
-            if label.name not in findings and label.name not in study:
-                bucket[label.name] = LabelChoice(label.name, label.color, label.description or "")
+    for name, scope, color, description in rows:
+        bucket = study if scope == LabelScope.STUDY.value else findings
+        if name not in findings and name not in study:
+            bucket[name] = LabelChoice(name, color or "#ff5722", description or "")
     return (*findings.values(), *study.values())
 
 
@@ -133,7 +142,7 @@ def authored_project(
     made: dict[str, Label] = {}
     anns = []
     studies: dict[str, None] = {}
-    group_id = "G_tfauthored"
+    group_id = GROUP_ID
     for number, a in enumerate(annotations, start=1):
         lid = label_id(a.label, a.kind)
         choice = next((c for c in labels if c.name == a.label), LabelChoice(a.label))

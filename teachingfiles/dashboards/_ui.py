@@ -14,7 +14,7 @@ import ipywidgets  # type: ignore[import-untyped]
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["figure_html", "html_table", "message", "style", "stylesheet"]
+__all__ = ["failure", "figure_html", "html_table", "message", "style", "stylesheet"]
 
 
 def stylesheet() -> str:
@@ -54,3 +54,24 @@ def figure_html(fig: Figure, alt: str) -> str:
 def message(text: str, kind: str = "muted") -> str:
     """Return a status line in the dashboards' colours (muted, good, warn, bad)."""
     return f'<div class="tfd-{kind}">{html.escape(text)}</div>'
+
+
+def failure(what: str, error: Exception) -> Any:
+    """Return a card saying the dashboard cannot open, why, and where to fix it.
+
+    Parameters
+    ----------
+    what
+        What failed, as the user sees it (``"The quiz cannot open"``).
+    error
+        The exception; its message names the file or setting at fault.
+    """
+    return ipywidgets.HTML(
+        '<div class="tfd-card tfd-failure">'
+        f'<div class="tfd-bad">{html.escape(what)}.</div>'
+        f"<p>{html.escape(str(error))}</p>"
+        '<p class="tfd-muted">If you run the server: check the repository and gradebook given '
+        "to <code>teachingfiles serve</code> (<code>--repository</code>, "
+        "<code>--gradebook</code>, or <code>TEACHINGFILES_REPOSITORY</code> and "
+        "<code>TEACHINGFILES_GRADEBOOK</code>), then reload this page.</p></div>"
+    )

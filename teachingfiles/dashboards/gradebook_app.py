@@ -17,7 +17,7 @@ import ipywidgets  # type: ignore[import-untyped]
 
 from teachingfiles.cases.teaching_set import TeachingSet
 from teachingfiles.dashboards._env import ENV_REPOSITORY, gradebook_url, teaching_sets
-from teachingfiles.dashboards._ui import figure_html, html_table, message, style
+from teachingfiles.dashboards._ui import failure, figure_html, html_table, message, style
 from teachingfiles.dashboards.results import (
     ResultRow,
     attempts_csv,
@@ -25,6 +25,7 @@ from teachingfiles.dashboards.results import (
     results_by,
     results_chart,
 )
+from teachingfiles.errors import TeachingFilesError
 from teachingfiles.quiz.gradebook import AttemptRecord, Gradebook
 
 __all__ = ["GradebookDashboard", "duration", "question_prompts"]
@@ -100,9 +101,21 @@ class GradebookDashboard(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets s
         root: str | os.PathLike[str] | None = None,
     ) -> None:
         super().__init__()
+        self.add_class("tfd")
+        try:
+            self._build(gradebook, root)
+        except TeachingFilesError as exc:
+            shown: tuple[Any, ...] = (style(), failure("The gradebook cannot open", exc))
+            self.children = shown
+
+    def _build(
+        self,
+        gradebook: str | os.PathLike[str] | Gradebook | None,
+        root: str | os.PathLike[str] | None,
+    ) -> None:
+        """Open what the dashboard shows and lay it out (errors go to ``__init__``)."""
         given = root if root is not None else os.environ.get(ENV_REPOSITORY) or None
         self.prompts = question_prompts(Path(given) if given else None)
-        self.add_class("tfd")
         if isinstance(gradebook, Gradebook):
             self.gradebook = gradebook
         else:
@@ -202,5 +215,6 @@ class GradebookDashboard(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets s
 
     def close(self) -> None:
         """Close the gradebook's connections."""
-        self.gradebook.close()
+        if hasattr(self, "gradebook"):
+            self.gradebook.close()
         super().close()

@@ -27,7 +27,7 @@ from teachingfiles.cases.case import TeachingCase
 from teachingfiles.cases.figures import thumbnail_jpeg, view_pixels
 from teachingfiles.cases.teaching_set import TeachingSet
 from teachingfiles.dashboards._env import repository_root, teaching_sets
-from teachingfiles.dashboards._ui import message, style
+from teachingfiles.dashboards._ui import failure, message, style
 from teachingfiles.dicom.pixels import DicomImage
 from teachingfiles.errors import TeachingFilesError
 from teachingfiles.quiz.resolve import resolve
@@ -108,12 +108,25 @@ class CaseLibrary(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no
     def __init__(self, root: str | os.PathLike[str] | None = None, *, limit: int = 24) -> None:
         super().__init__()
         self.add_class("tfd")
+        try:
+            self._build(root, limit)
+        except TeachingFilesError as exc:
+            shown: tuple[Any, ...] = (style(), failure("The case library cannot open", exc))
+            self.children = shown
+
+    def _build(self, root: str | os.PathLike[str] | None, limit: int) -> None:
+        """Open what the dashboard shows and lay it out (errors go to ``__init__``)."""
         self.root = Path(root) if root is not None else repository_root()
         self.repository = Repository.open(self.root)
         self.limit = limit
         self.cases: dict[str, TeachingCase] = {}
+        self.problems: list[str] = []  # teaching sets that do not load: listed, not fatal
         for path in teaching_sets(self.root):
-            quiz = resolve(TeachingSet.from_yaml(path), self.repository, strict=False)
+            try:
+                quiz = resolve(TeachingSet.from_yaml(path), self.repository, strict=False)
+            except TeachingFilesError as exc:
+                self.problems.append(str(exc))
+                continue
             for case in quiz.cases.values():
                 self.cases.setdefault(case.study_uid, case)
         collections = self.repository.collections()
@@ -137,6 +150,15 @@ class CaseLibrary(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no
         )
         self.show_answers.add_class("tfd-answers")
         self.count = ipywidgets.HTML()
+        self.warning = ipywidgets.HTML(
+            message(
+                f"{len(self.problems)} teaching set(s) could not be read, so their cases "
+                "show as plain studies: " + " | ".join(self.problems),
+                "warn",
+            )
+            if self.problems
+            else ""
+        )
         self.count.add_class("tfd-count")
         self.grid = ipywidgets.Box()
         self.grid.add_class("tfd-grid")
@@ -155,7 +177,7 @@ class CaseLibrary(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no
         bar.add_class("tfd-card")
         for w in [*filters, self.show_answers]:
             w.observe(lambda _change: self.refresh(), names="value")
-        self.children = (style(), bar, self.count, self.grid, self.detail)
+        self.children = (style(), bar, self.warning, self.count, self.grid, self.detail)
         self.refresh()
 
     def filters(self) -> dict[str, str]:

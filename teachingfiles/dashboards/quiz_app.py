@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import ipywidgets  # type: ignore[import-untyped]
 
 from teachingfiles.cases.teaching_set import TeachingSet
 from teachingfiles.dashboards._env import gradebook_url, hub_learner, repository_root, teaching_sets
-from teachingfiles.dashboards._ui import message, style
+from teachingfiles.dashboards._ui import failure, message, style
 from teachingfiles.errors import TeachingFilesError
 from teachingfiles.quiz.gradebook import Gradebook
 from teachingfiles.repository.repository import Repository
@@ -40,11 +41,27 @@ class QuizDashboard(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships 
     ) -> None:
         super().__init__()
         self.add_class("tfd")
+        try:
+            self._build(root, gradebook)
+        except TeachingFilesError as exc:
+            shown: tuple[Any, ...] = (style(), failure("The quiz cannot open", exc))
+            self.children = shown
+
+    def _build(
+        self, root: str | os.PathLike[str] | None, gradebook: str | os.PathLike[str] | None
+    ) -> None:
+        """Open what the dashboard shows and lay it out (errors go to ``__init__``)."""
         self.root = Path(root) if root is not None else repository_root()
         self.repository = Repository.open(self.root)
         self.gradebook = Gradebook(gradebook if gradebook is not None else gradebook_url())
         self.view: QuizView | None = None
-        sets = {TeachingSet.from_yaml(p).title: p for p in teaching_sets(self.root)}
+        sets: dict[str, Path] = {}
+        self.problems: list[str] = []  # manifests that do not load: listed, not fatal
+        for path in teaching_sets(self.root):
+            try:
+                sets[TeachingSet.from_yaml(path).title] = path
+            except TeachingFilesError as exc:
+                self.problems.append(str(exc))
         wide = {
             "style": {"description_width": "96px"},  # the two labels line up
             "layout": ipywidgets.Layout(width="min(640px, 100%)"),
@@ -85,6 +102,12 @@ class QuizDashboard(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships 
         line = ipywidgets.HBox([self.status, self.change_button])
         line.add_class("tfd-status")
         self.children = (style(), self.form, line, self.area)
+        if self.problems:
+            self.status.value = message(
+                f"{len(self.problems)} teaching set(s) could not be read and are not listed: "
+                + " | ".join(self.problems),
+                "warn",
+            )
         if not sets:
             self.status.value = message(
                 f"No teaching sets in {self.root / 'teaching-sets'}: put a teaching set's "
@@ -139,5 +162,6 @@ class QuizDashboard(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships 
             current.close()
         if hasattr(self, "repository"):
             self.repository.close()
-        self.gradebook.close()
+        if hasattr(self, "gradebook"):
+            self.gradebook.close()
         super().close()

@@ -359,13 +359,14 @@ class SeriesDownload:
             callback(k)
 
     def on_data(self, callback: Callable[[int, bytes], None]) -> None:
-        """Call ``callback(k, data)`` with the bytes of each instance the stream brings.
+        """Call ``callback(k, data)`` with the bytes of each instance that comes over the network.
 
-        Called on the stream's thread as soon as a part is whole, before its file
-        is written (:meth:`on_arrival` follows once it is), so a decoder need not
-        wait for the disk. The stream reads its next part once ``callback``
-        returns (the server keeps sending into the socket buffer meanwhile): a
-        decoder that holds the GIL anyway may do its work right there.
+        Called as soon as an instance is whole, before its file is written
+        (:meth:`on_arrival` follows once it is), so a decoder need not wait for
+        the disk: on the stream's thread for what the stream brings (it reads its
+        next part once ``callback`` returns, the server sending into the socket
+        buffer meanwhile, so a decoder that holds the GIL anyway may work right
+        there), on a worker's thread for an instance fetched alone.
         """
         with self._cond:
             self._data_callbacks.append(callback)
@@ -504,7 +505,12 @@ class SeriesDownload:
         while (k := self._next()) is not None:
             uid = self.sop_uids[k]
             try:
-                path = self._cache.put(uid, self._fetch(uid))
+                data = self._fetch(uid)
+                with self._cond:
+                    data_callbacks = list(self._data_callbacks)
+                for hand_over in data_callbacks:
+                    hand_over(k, data)
+                path = self._cache.put(uid, data)
             except BaseException as exc:
                 with self._cond:
                     if self._paths[k] is not None:

@@ -26,6 +26,7 @@ Example
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -441,7 +442,10 @@ class DicomwebSource:
         """Bring every instance of a series into the cache; their paths.
 
         Instances already cached are not fetched; the list of the series'
-        instances is remembered so the next call works offline.
+        instances is remembered so the next call works offline. When more than
+        half of the series is missing it comes as one streamed request (what is
+        cached is skipped as it passes); otherwise, as when resuming a pull,
+        each missing instance is asked for alone.
 
         Raises
         ------
@@ -453,7 +457,11 @@ class DicomwebSource:
             return cached
         uids = list(sop_uids) if sop_uids is not None else self.instance_uids(study_uid, series_uid)
         self.cache.remember_series(study_uid, series_uid, uids)
-        download = self._download(study_uid, series_uid, uids, progress=progress)
+        missing = sum(self.cache.get(uid) is None for uid in uids)
+        stream: Stream | None = None
+        if missing > max(1, len(uids) // 2):
+            stream = functools.partial(self._stream_series, study_uid, series_uid)
+        download = self._download(study_uid, series_uid, uids, progress=progress, stream=stream)
         try:
             return download.wait()
         finally:
