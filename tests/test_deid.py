@@ -11,7 +11,11 @@ import pydicom
 import pytest
 from _phi_corpus import ROOT, person, phi_dataset, write_corpus
 from pydicom.data import get_testdata_file
-from pydicom.uid import ImplicitVRLittleEndian, SecondaryCaptureImageStorage
+from pydicom.uid import (
+    DeflatedExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    SecondaryCaptureImageStorage,
+)
 
 from teachingfiles.dicom import deid as deid_module
 from teachingfiles.dicom._deid_table import Action, annex_e
@@ -294,12 +298,17 @@ def test_other_files_are_skipped_not_fatal(tmp_path: Path) -> None:
     assert "not DICOM" in report.summary()["not_written"][0]["reason"]
 
 
-def test_implicit_vr_and_compressed_pixels_pass_through_untouched(tmp_path: Path) -> None:
+def test_implicit_vr_deflated_and_compressed_pixels_pass_through_untouched(
+    tmp_path: Path,
+) -> None:
     src = tmp_path / "src"
     src.mkdir()
     implicit = phi_dataset(1, 1, 1)
     implicit.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
     implicit.save_as(src / "implicit.dcm", enforce_file_format=True)
+    deflated = phi_dataset(1, 1, 2)  # RICORD 1B-like: the whole data set deflated
+    deflated.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    deflated.save_as(src / "deflated.dcm", enforce_file_format=True)
     rle = get_testdata_file("MR_small_RLE.dcm")
     jpeg = get_testdata_file("JPEG2000.dcm")
     shutil.copy(rle, src / "rle.dcm")
@@ -307,7 +316,7 @@ def test_implicit_vr_and_compressed_pixels_pass_through_untouched(tmp_path: Path
     out = tmp_path / "out"
     # JPEG2000.dcm is a secondary capture: held back unless confirmed
     assert deidentify([src], tmp_path / "held", secret=SECRET).count("held") == 1
-    assert deidentify([src], out, secret=SECRET, confirm_burned_in=True).count("written") == 3
+    assert deidentify([src], out, secret=SECRET, confirm_burned_in=True).count("written") == 4
     originals = {pydicom.dcmread(p).SOPInstanceUID: pydicom.dcmread(p) for p in _files(src)}
     keys = Keys(SECRET)
     for ds in map(pydicom.dcmread, _files(out)):

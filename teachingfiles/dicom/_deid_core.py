@@ -21,6 +21,7 @@ from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.tag import BaseTag
+from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from teachingfiles.dicom._deid_table import Action, annex_e
 from teachingfiles.dicom._deid_values import (
@@ -475,6 +476,10 @@ def _read_header(path: Path) -> tuple[Dataset, Tail | None]:
     """
     with path.open("rb") as fh:
         ds = pydicom.dcmread(fh, stop_before_pixels=True)
+        if ds.file_meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian:
+            # pydicom inflates the whole stream: the file position says nothing about
+            # where the pixel data lies, so read the whole file.
+            return pydicom.dcmread(path), None
         start = fh.tell()
         size = os.fstat(fh.fileno()).st_size
         if start >= size:
