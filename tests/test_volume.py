@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pydicom
@@ -210,3 +211,19 @@ def test_fast_catalog_header_reader_and_pydicom_agree_on_every_field(tmp_path):
     slow = SliceHeader.from_dataset(pydicom.dcmread(path, defer_size=64), path=str(path))
     assert fast == slow
     assert read_slice_headers(path) == [fast]
+
+
+def test_deflated_series_decodes_like_pydicom(tmp_path: Path) -> None:
+    """RICORD 1B ships Deflated Explicit VR files: pydicom must inflate them to decode."""
+    from pydicom.uid import DeflatedExplicitVRLittleEndian
+
+    paths = write_ct_series(tmp_path, n=6, rows=32, cols=32)
+    for p in paths:
+        ds = pydicom.dcmread(p)
+        ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+        ds.save_as(p, enforce_file_format=True)
+    volume = Volume.from_files(paths)
+    for k, p in enumerate(paths):
+        ds = pydicom.dcmread(p)
+        hu = ds.pixel_array * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
+        assert np.array_equal(volume.array[k], hu)

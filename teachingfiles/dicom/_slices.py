@@ -33,6 +33,7 @@ from teachingfiles.errors import DecodeError, InvalidDicomError, TeachingFilesEr
 __all__ = ["SliceHeader", "read_slice_headers"]
 
 _UNCOMPRESSED_LE = ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1")
+_DEFLATED = "1.2.840.10008.1.2.1.99"
 
 
 def _floats(value: Any, n: int) -> tuple[float, ...] | None:
@@ -69,6 +70,7 @@ class SliceHeader:
     pixel_dtype: str | None = None
     bits_stored: int = 16
     dataset: Dataset | None = None
+    deflated: bool = False
 
     @classmethod
     def from_dataset(
@@ -122,6 +124,7 @@ class SliceHeader:
             pixel_dtype=_fast_dtype(ds, bits_allocated),
             bits_stored=int(bits_stored or bits_allocated or 16),
             dataset=None if where else ds,
+            deflated=transfer_syntax(ds) == _DEFLATED,
         )
 
     def read_stored(self) -> npt.NDArray[Any]:
@@ -134,6 +137,10 @@ class SliceHeader:
         from pydicom.pixels.utils import pixel_array
 
         source: Any = self.dataset if self.dataset is not None else self.path
+        if self.deflated and self.dataset is None and self.path:
+            # pydicom decodes a path from the raw stream and cannot see into a Deflated
+            # data set (RICORD 1B); dcmread inflates it.
+            source = read_dataset(self.path)
         try:
             arr = pixel_array(source, index=self.frame)
         except Exception as exc:  # pydicom raises many kinds; all mean "cannot decode"
@@ -272,4 +279,5 @@ def _from_fast_header(path: str) -> SliceHeader | None:
         pixel_offset=h.pixel_offset if dtype else None,
         pixel_dtype=dtype,
         bits_stored=int(h.bits_stored or bits or 16),
+        deflated=h.transfer_syntax == _DEFLATED,
     )
