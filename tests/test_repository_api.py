@@ -43,6 +43,7 @@ def test_public_names() -> None:
         "IndexReport",
         "Instance",
         "InstanceCache",
+        "LabelRecord",
         "NbiaClient",
         "PullReport",
         "ReaderLabel",
@@ -118,6 +119,18 @@ def test_annotations_and_geometry(mini: MiniRepo, repo: Repository) -> None:
     assert a.scope is LabelScope.INSTANCE and a.reader == "U_aaaaaa"
     assert a.data == {"vertices": [[1, 1], [5, 1], [5, 5]]}
     assert a.sop_uid == mini.sops[mini.ct_series[0]][1] and a.color and a.color.startswith("#")
+
+
+def test_labels_list_every_group_of_the_json(repo: Repository) -> None:
+    from teachingfiles.repository.ricord import ricord_1a_label_groups, ricord_1c_label_groups
+
+    groups = (*ricord_1a_label_groups(), *ricord_1c_label_groups())
+    expected = {(g.name, lab.id, lab.name) for g in groups for lab in g.labels}
+    labels = repo.labels()
+    assert {(lab.group_name, lab.label_id, lab.name) for lab in labels} == expected
+    opacity = next(lab for lab in labels if lab.name == "Infectious opacity")
+    assert opacity.scope is LabelScope.INSTANCE and opacity.mode is AnnotationMode.FREEFORM
+    assert opacity.source and opacity.source.endswith("test_annotations_labelgroup_all.json")
 
 
 def test_reader_labels_and_votes(mini: MiniRepo, repo: Repository) -> None:

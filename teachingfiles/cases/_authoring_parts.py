@@ -86,25 +86,16 @@ def default_labels(repository: Repository) -> tuple[LabelChoice, ...]:
     the colour of its first occurrence. Authored labels are left out. The labels
     are read from the catalog, where indexing merged every MD.ai JSON file.
     """
-    from sqlalchemy import literal_column, select
-
-    from teachingfiles.repository import catalog as cat
-
-    lab = cat.mdai_labels
-    query = (
-        select(lab.c.name, lab.c.scope, lab.c.color, lab.c.description)
-        .where(lab.c.group_id.is_(None) | (lab.c.group_id != GROUP_ID))
-        .order_by(lab.c.source, literal_column("rowid"))
-    )
-    # The Repository has no public label listing; its catalog holds every label merged.
-    with repository._engine.connect() as conn:
-        rows = conn.execute(query).all()
     findings: dict[str, LabelChoice] = {}
     study: dict[str, LabelChoice] = {}
-    for name, scope, color, description in rows:
-        bucket = study if scope == LabelScope.STUDY.value else findings
-        if name not in findings and name not in study:
-            bucket[name] = LabelChoice(name, color or "#ff5722", description or "")
+    for label in repository.labels():
+        if label.group_id == GROUP_ID:
+            continue  # authored labels
+        bucket = study if label.scope is LabelScope.STUDY else findings
+        if label.name not in findings and label.name not in study:
+            bucket[label.name] = LabelChoice(
+                label.name, label.color or "#ff5722", label.description or ""
+            )
     return (*findings.values(), *study.values())
 
 

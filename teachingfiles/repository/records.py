@@ -24,6 +24,7 @@ __all__ = [
     "CollectionInfo",
     "IndexReport",
     "Instance",
+    "LabelRecord",
     "ReaderLabel",
     "Series",
     "SkippedFile",
@@ -160,6 +161,36 @@ class Instance:
             rescale_intercept=row.rescale_intercept,
             rescale_slope=row.rescale_slope,
             file_size=row.file_size,
+        )
+
+
+@dataclass(frozen=True)
+class LabelRecord:
+    """One label of the repository's MD.ai label groups (merged over every JSON file)."""
+
+    label_id: str
+    name: str
+    scope: LabelScope | None
+    mode: AnnotationMode | None
+    color: str | None
+    description: str | None
+    group_id: str | None
+    group_name: str | None
+    source: str | None  # the MD.ai JSON file it came from
+
+    @classmethod
+    def from_row(cls, row: Any) -> LabelRecord:
+        """Build from a ``labels`` catalog row."""
+        return cls(
+            label_id=row.label_id,
+            name=row.name,
+            scope=LabelScope.parse(row.scope) if row.scope else None,
+            mode=AnnotationMode.parse(row.mode) if row.mode else None,
+            color=row.color,
+            description=row.description,
+            group_id=row.group_id,
+            group_name=row.group_name,
+            source=row.source,
         )
 
 

@@ -20,7 +20,7 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Table, func, select
+from sqlalchemy import Engine, Table, func, literal_column, select
 
 from teachingfiles.errors import NotFoundError, RepositoryError
 from teachingfiles.repository import catalog as cat
@@ -37,6 +37,7 @@ from teachingfiles.repository.records import (
     CollectionInfo,
     IndexReport,
     Instance,
+    LabelRecord,
     ReaderLabel,
     Series,
     SkippedFile,
@@ -393,6 +394,13 @@ class Repository:
         with self._engine.connect() as conn:
             rows = conn.execute(query).all()
         return [AnnotationRecord.from_row(r) for r in rows]
+
+    def labels(self) -> list[LabelRecord]:
+        """List every MD.ai label the repository's JSON files define, file by file, in order."""
+        lab = cat.mdai_labels
+        query = select(lab).order_by(lab.c.source, literal_column("rowid"))
+        with self._engine.connect() as conn:
+            return [LabelRecord.from_row(r) for r in conn.execute(query).all()]
 
     def reader_labels(self, study_uid: str) -> list[ReaderLabel]:
         """List the study-level labels of a study, one per reader and label, by reader."""
