@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +10,6 @@ from teachingfiles.dicom.volume import SliceHeader
 from teachingfiles.errors import RepositoryError, UsageError
 from teachingfiles.repository._download import (
     SeriesDownload,
-    StreamAhead,
     iter_parts,
     multipart_boundary,
 )
@@ -259,65 +257,3 @@ def test_on_data_hands_over_each_instance_before_its_file(tmp_path: Path) -> Non
     d.wait(timeout=10)
     d.stop()
     assert got == {k: uids[k].encode() for k in range(5)}  # 2 (alone) as well as the stream's
-
-
-def test_stream_ahead_reads_before_it_is_iterated_then_hands_out_parts_and_error(
-    tmp_path: Path,
-) -> None:
-    read: list[int] = []
-    all_read = threading.Event()
-
-    def stream() -> Iterator[tuple[str, bytes]]:
-        for k in range(4):
-            read.append(k)
-            yield UIDS[k], UIDS[k].encode()
-        all_read.set()
-        raise RepositoryError("http://x: the multipart answer ended before its closing boundary")
-
-    ahead = StreamAhead(stream)
-    assert all_read.wait(10)  # read to the end with nobody iterating yet
-    got: list[str] = []
-    with pytest.raises(RepositoryError, match="ended before its closing boundary"):
-        got.extend(uid for uid, _ in ahead())
-    assert got == UIDS[:4]  # the parts that came, then the error
-    ahead.close()
-
-
-def test_stream_ahead_pauses_at_its_limit_and_close_ends_the_stream() -> None:
-    produced: list[int] = []
-    closed = threading.Event()
-
-    def endless() -> Iterator[tuple[str, bytes]]:
-        try:
-            k = 0
-            while True:
-                produced.append(k)
-                yield UIDS[k % len(UIDS)], b"x"
-                k += 1
-        finally:
-            closed.set()  # the response is closed with the generator
-
-    ahead = StreamAhead(endless, limit=3)
-    parts = ahead()
-    assert [next(parts)[0] for _ in range(2)] == UIDS[:2]
-    time.sleep(0.3)  # time to read far more than the limit, were it not kept
-    assert len(produced) <= 2 + 3 + 1  # taken + queued + the one waiting for room
-    ahead.close()
-    assert closed.wait(10)
-    assert list(parts) == []  # a reader after close finds the end, not a hang
-
-
-def test_series_download_with_a_stream_read_ahead(tmp_path: Path) -> None:
-    uids = UIDS[:6]
-
-    def stream() -> Iterator[tuple[str, bytes]]:
-        for uid in uids:
-            yield uid, uid.encode()
-
-    d = SeriesDownload(
-        uids, str.encode, InstanceCache(tmp_path), focus=1, workers=1, stream=StreamAhead(stream)
-    )
-    paths = d.wait(timeout=10)
-    d.stop()
-    assert [p.read_bytes() for p in paths] == [u.encode() for u in uids]
-    assert d.stream_error is None

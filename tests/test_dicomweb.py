@@ -5,6 +5,7 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pydicom
@@ -133,18 +134,42 @@ def test_a_slice_far_from_the_focus_is_fetched_alone_when_asked_for(
         vol.close()
 
 
-def test_retrieve_series_caches_the_servers_bytes(
+class CountingSource(DicomwebSource):
+    """A real DICOMweb source that counts its series streams and single-instance requests."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.streams = 0
+        self.singles = 0
+
+    def _stream_series(self, study_uid: str, series_uid: str) -> Iterator[tuple[str, bytes]]:
+        self.streams += 1
+        return super()._stream_series(study_uid, series_uid)
+
+    def fetch_instance(self, study_uid: str, series_uid: str, sop_uid: str) -> bytes:
+        self.singles += 1
+        return super().fetch_instance(study_uid, series_uid, sop_uid)
+
+
+def test_retrieve_series_caches_the_servers_bytes_in_one_stream_then_resumes_one_by_one(
     server: Orthanc, folder: Repository, tmp_path: Path
 ) -> None:
     study = folder.studies(collection="DEMO-RICORD-1B")[0]
     series = folder.series(study.study_uid)[0]
     by_uid = {i.sop_instance_uid: i.path for i in folder.instances(series.series_uid)}
-    paths = source(server, tmp_path).retrieve_series(
-        study.study_uid, series.series_uid, progress=False
-    )
+    src = CountingSource(server.dicomweb, cache=tmp_path / "cache", backoff=0.01)
+    paths = src.retrieve_series(study.study_uid, series.series_uid, progress=False)
     assert len(paths) == len(by_uid)
     for path in paths:
         assert path.read_bytes() == by_uid[path.stem].read_bytes()
+    assert src.streams == 1  # the whole series in one request
+    assert src.singles <= 1  # (the slice a viewer would show first comes alone)
+    # a pull that stopped with three instances missing asks for those three alone
+    for path in paths[:3]:
+        path.unlink()
+    again = CountingSource(server.dicomweb, cache=src.cache, backoff=0.01)
+    assert again.retrieve_series(study.study_uid, series.series_uid, progress=False) == paths
+    assert (again.streams, again.singles) == (0, 3)
 
 
 def test_metadata_and_single_frames(server: Orthanc, folder: Repository, tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from io import BytesIO
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, RLELossl
 
 from teachingfiles.dicom.synthetic import ct_dataset, file_meta, image_pixels, save_dataset
 from teachingfiles.repository._part_pixels import decode_part, stored_dtype
+from teachingfiles.repository._remote_volume import prefault
 
 
 def _instance(tmp_path: Path, syntax: str, *, signed: bool = False) -> bytes:
@@ -95,3 +98,18 @@ def test_stored_dtype_only_for_single_frame_grey_images() -> None:
     assert stored_dtype(attrs(bits=16, signed=0, frames=20)) is None
     assert stored_dtype(attrs(bits=32, signed=0)) is None
     assert stored_dtype({}) is None
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="madvise(2) is Linux's")
+def test_prefault_maps_a_fresh_array_and_keeps_what_was_stored() -> None:
+    def resident() -> int:  # bytes of this process in memory (/proc/self/statm)
+        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGESIZE")
+
+    array = np.empty((64, 512, 512), np.int16)  # 32 MiB, not yet in memory
+    array[3] = 7  # a decoder stored a slice already
+    before = resident()
+    thread = prefault(array)
+    assert thread is not None
+    thread.join(30)
+    assert resident() - before > 24 << 20  # the pages were faulted in, not on first store
+    assert (array[3] == 7).all()  # and what was there is kept

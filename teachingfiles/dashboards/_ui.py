@@ -14,7 +14,7 @@ import ipywidgets  # type: ignore[import-untyped]
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["failure", "figure_html", "html_table", "message", "style", "stylesheet"]
+__all__ = ["chart_html", "failure", "figure_html", "html_table", "message", "style", "stylesheet"]
 
 
 def stylesheet() -> str:
@@ -43,11 +43,29 @@ def html_table(header: Sequence[str], rows: Sequence[Sequence[Any]], numeric: in
 
 def figure_html(fig: Figure, alt: str) -> str:
     """Return a matplotlib figure as an inline PNG ``<img>`` (no file, nothing fetched)."""
+    return (
+        f'<img alt="{html.escape(alt)}" style="max-width:100%" '
+        f'src="data:image/png;base64,{_png_b64(fig)}">'
+    )
+
+
+def _png_b64(fig: Figure) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=96)
-    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def chart_html(light: Figure, dark: Figure, alt: str) -> str:
+    """Return a chart drawn twice as one ``<picture>``: the browser picks light or dark.
+
+    The dark scheme's version is chosen by ``prefers-color-scheme``, as the stylesheet
+    is, so a chart never glares white on a dark page. Both are inline PNGs.
+    """
     return (
-        f'<img alt="{html.escape(alt)}" style="max-width:100%" src="data:image/png;base64,{data}">'
+        '<picture><source media="(prefers-color-scheme: dark)" '
+        f'srcset="data:image/png;base64,{_png_b64(dark)}">'
+        f'<img alt="{html.escape(alt)}" style="max-width:100%" '
+        f'src="data:image/png;base64,{_png_b64(light)}"></picture>'
     )
 
 

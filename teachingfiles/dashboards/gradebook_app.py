@@ -17,7 +17,7 @@ import ipywidgets  # type: ignore[import-untyped]
 
 from teachingfiles.cases.teaching_set import TeachingSet
 from teachingfiles.dashboards._env import ENV_REPOSITORY, gradebook_url, teaching_sets
-from teachingfiles.dashboards._ui import failure, figure_html, html_table, message, style
+from teachingfiles.dashboards._ui import chart_html, failure, html_table, message, style
 from teachingfiles.dashboards.results import (
     ResultRow,
     attempts_csv,
@@ -70,6 +70,11 @@ def question_prompts(root: str | os.PathLike[str] | None) -> dict[str, dict[str,
 
 def _short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _chart(rows: list[ResultRow], title: str, alt: str) -> str:
+    light = results_chart(rows, title=title)
+    return chart_html(light, results_chart(rows, title=title, dark=True), alt)
 
 
 def _stat(value: str, label: str) -> str:
@@ -196,12 +201,12 @@ class GradebookDashboard(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets s
             "<h3>By learner</h3>",
             _section(
                 html_table(["learner", *_HEADER[1:]], _rows(learners)),
-                figure_html(results_chart(learners, title="By learner"), "scores by learner"),
+                _chart(learners, "By learner", "scores by learner"),
             ),
             "<h3>By category</h3>",
             _section(
                 html_table(["category", *_HEADER[1:]], _rows(topics)),
-                figure_html(results_chart(topics, title="By category"), "scores by category"),
+                _chart(topics, "By category", "scores by category"),
             ),
             "<h3>Hardest questions</h3>",
             html_table(["question", *_HEADER[1:]], self._labelled(hardest(self.attempts))),

@@ -29,6 +29,7 @@ from teachingfiles.cases.teaching_set import TeachingSet
 from teachingfiles.dashboards._env import repository_root, teaching_sets
 from teachingfiles.dashboards._ui import failure, message, style
 from teachingfiles.dicom.pixels import DicomImage
+from teachingfiles.dicom.presets import WindowPreset
 from teachingfiles.errors import TeachingFilesError
 from teachingfiles.quiz.resolve import resolve
 from teachingfiles.repository.records import Study
@@ -44,13 +45,28 @@ _ANY = "any"
 ANSWER_FILTERS = ("category", "severity", "finding")
 
 
-def study_thumbnail(repository: Repository, study: Study, size: int = 192) -> bytes | None:
-    """Return a JPEG of the middle image of the study's first series (None if it has none)."""
+def study_thumbnail(
+    repository: Repository,
+    study: Study,
+    size: int = 192,
+    *,
+    window: WindowPreset | str | None = None,
+) -> bytes | None:
+    """Return a JPEG of the middle image of the study's first series (None if it has none).
+
+    Parameters
+    ----------
+    window
+        A window preset (``"lung"``): a teaching case's thumbnail uses its key image's
+        preset, so a chest CT shows its lungs; None uses the file's own window.
+    """
     for series in repository.series(study.study_uid):
         items = repository.instances(series.series_uid)
         if items:
             image = DicomImage.from_file(items[len(items) // 2].path)
-            pixels = view_pixels(image, index=image.number_of_frames // 2)[0]
+            index = image.number_of_frames // 2
+            preset = window if str(series.modality) == "CT" else None  # presets are CT's
+            pixels = view_pixels(image, index=index, window=preset)[0]
             return thumbnail_jpeg(pixels, size=size)
     return None
 
@@ -150,7 +166,7 @@ class CaseLibrary(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no
         )
         self.show_answers.add_class("tfd-answers")
         self.count = ipywidgets.HTML()
-        self.warning = ipywidgets.HTML(
+        self.warning = ipywidgets.HTML(  # teaching sets that do not load, if any
             message(
                 f"{len(self.problems)} teaching set(s) could not be read, so their cases "
                 "show as plain studies: " + " | ".join(self.problems),
@@ -175,9 +191,23 @@ class CaseLibrary(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no
         bar = ipywidgets.Box([*filters, self.show_answers])
         bar.add_class("tfd-bar")
         bar.add_class("tfd-card")
-        for w in [*filters, self.show_answers]:
-            w.observe(lambda _change: self.refresh(), names="value")
-        self.children = (style(), bar, self.warning, self.count, self.grid, self.detail)
+        self.shown = limit
+        self._more = False
+        self.more_button = ipywidgets.Button(description=f"Show {limit} more")
+        self.more_button.add_class("tfd-more")
+        self.more_button.on_click(lambda _b: self.show_more())
+        for w in filters:  # a new filter goes back to the cards, from the first ones
+            w.observe(lambda _change: self._filter_changed(), names="value")
+        self.show_answers.observe(lambda _change: self.refresh(), names="value")
+        self.children = (
+            style(),
+            bar,
+            self.warning,
+            self.count,
+            self.grid,
+            self.more_button,
+            self.detail,
+        )
         self.refresh()
 
     def filters(self) -> dict[str, str]:
@@ -203,19 +233,31 @@ class CaseLibrary(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no
         """Whether cards show titles, categories and severities (toggle, or an answer filter)."""
         return bool(self.show_answers.value) or bool(self.answer_filters())
 
-    def refresh(self) -> list[Study]:
-        """Run the filters and show the matching studies as cards; return them."""
+    def refresh(self, *, reset: bool = False) -> list[Study]:
+        """Run the filters and show the matching studies as cards; return them.
+
+        Parameters
+        ----------
+        reset
+            Show only the first ``limit`` cards again (a filter changed).
+        """
+        if reset:
+            self.shown = self.limit
         studies = self.repository.studies(**self.filters())
-        shown = studies[: self.limit]
+        shown = studies[: self.shown]
         noun = "study" if len(studies) == 1 else "studies"
         text = f"{len(studies)} {noun}"
-        if len(studies) > len(shown):
-            text += f" (first {len(shown)} shown: filter to narrow down)"
+        self._more = len(studies) > len(shown)
+        if self._more:
+            text += f" ({len(shown)} shown)"
+        self._show_more_button(self.opened is None)
         by_answer = self.answer_filters()
         if by_answer and not self.show_answers.value:
             text += f". Filtered by {' and '.join(by_answer)}: answers shown."
         elif not self.answers_shown and any(s.study_uid in self.cases for s in shown):
             text += ". Teaching cases are shown as unknowns."
+        for old in self.grid.children:  # the old cards' widgets, not left in the kernel
+            old.close()
         if not studies:
             self.grid.children = (
                 ipywidgets.HTML(
@@ -227,14 +269,34 @@ class CaseLibrary(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no
         self.count.value = message(text)  # after the cards: it tells they are drawn
         return studies
 
+    def _filter_changed(self) -> None:
+        if self.detail.children:
+            self.close_study()
+        self.refresh(reset=True)
+
+    def _show_more_button(self, cards_visible: bool) -> None:
+        if cards_visible and self._more:
+            self.more_button.remove_class("tfd-hidden")
+        else:
+            self.more_button.add_class("tfd-hidden")
+
+    def show_more(self) -> None:
+        """Show ``limit`` more cards."""
+        self.shown += self.limit
+        self.refresh()
+
     def _tile(self, study: Study) -> Any:
+        case = self.cases.get(study.study_uid)
         if study.study_uid not in self._thumbs:
             try:
-                self._thumbs[study.study_uid] = study_thumbnail(self.repository, study)
+                key = case.key_images[0] if case is not None and case.key_images else None
+                preset = key.preset if key is not None else None
+                self._thumbs[study.study_uid] = study_thumbnail(
+                    self.repository, study, window=preset
+                )
             except TeachingFilesError:
                 self._thumbs[study.study_uid] = None
         jpeg = self._thumbs[study.study_uid]
-        case = self.cases.get(study.study_uid)
         title, *rest = card_lines(study, case, answers=self.answers_shown)
         caption = "<br>".join([f"<b>{html.escape(title)}</b>", *map(html.escape, rest)])
         parts: list[Any] = []
@@ -269,11 +331,13 @@ class CaseLibrary(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no
                     ipywidgets.HTML(message("This study has no images to show.", "bad")),
                 )
                 self.grid.add_class("tfd-hidden")
+                self._show_more_button(False)
                 return None
             shot = Shot(series[0].series_uid)
             self.opened = viewer_for(self._volumes.get(shot.series_uid), shot)
         self.detail.children = (self.back_button, self.opened)
         self.grid.add_class("tfd-hidden")
+        self._show_more_button(False)
         return self.opened
 
     def close_study(self) -> None:
@@ -283,6 +347,7 @@ class CaseLibrary(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no
             self.opened = None
         self.detail.children = ()
         self.grid.remove_class("tfd-hidden")
+        self._show_more_button(True)
 
     def close(self) -> None:
         """Close what is open and the repository."""

@@ -18,7 +18,7 @@ from teachingfiles.quiz.gradebook import AttemptRecord
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["ResultRow", "attempts_csv", "hardest", "results_by", "results_chart"]
+__all__ = ["DARK_CHART", "ResultRow", "attempts_csv", "hardest", "results_by", "results_chart"]
 
 _KEYS: dict[str, Callable[[AttemptRecord], str]] = {
     "learner": lambda a: a.learner,
@@ -106,8 +106,22 @@ def attempts_csv(attempts: Sequence[AttemptRecord]) -> str:
     return out.getvalue()
 
 
-def results_chart(rows: Sequence[ResultRow], *, title: str) -> Figure:
-    """Horizontal bars of percent per row, coloured as the quiz summary colours them."""
+#: Card, text and axis colours of a chart for the dashboards' dark scheme (style.css).
+DARK_CHART = {"card": "#1d232c", "text": "#e6e9ee", "axis": "#a3adbb"}
+
+
+def results_chart(rows: Sequence[ResultRow], *, title: str, dark: bool = False) -> Figure:
+    """Horizontal bars of percent per row, coloured as the quiz summary colours them.
+
+    Parameters
+    ----------
+    rows
+        The rows to draw, top to bottom.
+    title
+        The chart's title.
+    dark
+        Draw on the dark scheme's card colour with light text (:data:`DARK_CHART`).
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -117,9 +131,18 @@ def results_chart(rows: Sequence[ResultRow], *, title: str) -> Figure:
     values = [r.percent for r in rows]
     colors = ["#388e3c" if v >= 80 else "#f57c00" if v >= 50 else "#d32f2f" for v in values]
     bars = ax.barh([f"{r.key} (n={r.attempts})" for r in rows], values, color=colors)
-    ax.bar_label(bars, labels=[f"{v:.0f}%" for v in values], padding=3)
+    labels = ax.bar_label(bars, labels=[f"{v:.0f}%" for v in values], padding=3)
     ax.set_xlim(0, 110)
     ax.invert_yaxis()
     ax.set_xlabel("points earned (%)")
     ax.set_title(title)
+    if dark:
+        text, axis = DARK_CHART["text"], DARK_CHART["axis"]
+        fig.set_facecolor(DARK_CHART["card"])
+        ax.set_facecolor(DARK_CHART["card"])
+        ax.tick_params(colors=axis, labelcolor=text)
+        for spine in ax.spines.values():
+            spine.set_color(axis)
+        for item in (ax.title, ax.xaxis.label, *labels):
+            item.set_color(text)
     return fig

@@ -18,8 +18,6 @@ bytes need (Orthanc streams 40 MB of a series in ~70 ms).
 
 from __future__ import annotations
 
-import contextlib
-import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -36,7 +34,6 @@ from teachingfiles.repository.cache import InstanceCache
 
 __all__ = [
     "SeriesDownload",
-    "StreamAhead",
     "iter_parts",
     "multipart_boundary",
     "single_part",
@@ -180,83 +177,6 @@ def sop_uid_of(part: bytes, url: str) -> str:
         ) from exc
 
 
-class StreamAhead:
-    """Start a stream now, reading it in a thread into a bounded queue until it is iterated.
-
-    :meth:`DicomwebSource.open_series
-    <teachingfiles.repository.dicomweb.DicomwebSource.open_series>` sends the
-    series request together with the metadata request: the server then reads
-    and sends the instances while it is still building the metadata, and the
-    client parses the parts while it waits for the metadata. Calling the object
-    (it is a :data:`Stream`) yields what was read, then the rest as it comes,
-    and re-raises the error that stopped the stream, once its parts are out.
-
-    Parameters
-    ----------
-    stream
-        The stream to read.
-    limit
-        Parts kept at most before reading pauses (the server then waits).
-    """
-
-    _END = object()
-
-    def __init__(self, stream: Stream, *, limit: int = 256) -> None:
-        self._queue: queue.Queue[Any] = queue.Queue(limit)
-        self._closed = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, args=(stream,), name="tf-stream-ahead", daemon=True
-        )
-        self._thread.start()
-
-    def _put(self, item: Any) -> bool:
-        while not self._closed.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _run(self, stream: Stream) -> None:
-        parts = iter(stream())
-        try:
-            for part in parts:
-                if not self._put(part):
-                    return
-        except BaseException as exc:  # handed to the reader, who decides
-            self._put(exc)
-        finally:
-            close = getattr(parts, "close", None)
-            if close is not None:
-                close()  # a generator closes its response
-            self._put(self._END)
-
-    def __call__(self) -> Iterator[tuple[str, bytes]]:
-        """Yield ``(SOP Instance UID, bytes)`` as read; raise what stopped the stream."""
-        while True:
-            item = self._queue.get()
-            if item is self._END:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-    def close(self) -> None:
-        """Stop reading (after the part under way) and drop what was not taken."""
-        self._closed.set()
-        self._drain()
-        self._thread.join(timeout=10)
-        self._drain()
-        with contextlib.suppress(queue.Full):
-            self._queue.put_nowait(self._END)  # a reader waiting on the queue returns
-
-    def _drain(self) -> None:
-        with contextlib.suppress(queue.Empty):
-            while True:
-                self._queue.get_nowait()
-
-
 class SeriesDownload:
     """Fetch a list of instances into a cache in the background, focus first.
 
@@ -318,10 +238,8 @@ class SeriesDownload:
         self._streaming = stream is not None and bool(self._pending)
         self._stream_thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
-        self._stream_source = stream
         if not self._pending:
             self._bar.close()
-            self._close_stream()
             return
         if stream is not None:
             with self._cond:
@@ -378,15 +296,9 @@ class SeriesDownload:
             self._cond.notify_all()
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
-        self._close_stream()
         if self._stream_thread is not None:
             self._stream_thread.join(timeout=10)  # it stops after the part it is on
         self._bar.close()
-
-    def _close_stream(self) -> None:
-        close = getattr(self._stream_source, "close", None)  # a StreamAhead
-        if close is not None:
-            close()
 
     # ------------------------------------------------------------------ state
     @property

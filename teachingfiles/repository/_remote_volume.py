@@ -2,8 +2,11 @@
 
 The geometry comes from the series' WADO-RS metadata, so the volume exists (shape,
 order, spacing, SOP UIDs) before any pixel has arrived. Each slice decodes as soon
-as its instance lands in the cache; :meth:`RemoteVolume.slice` waits for that one
-slice only, and :meth:`RemoteVolume.focus` tells the download where the viewer is.
+as its instance has come, from the bytes received (the metadata gives what
+:mod:`~teachingfiles.repository._part_pixels` needs, so no header is parsed
+again), while its file is written to the cache; :meth:`RemoteVolume.slice` waits
+for that one slice only, and :meth:`RemoteVolume.focus` tells the download where
+the viewer is. The volume's memory is mapped in the background (:func:`prefault`).
 
 The metadata is read straight from its DICOM JSON (:func:`header_from_json`):
 building pydicom datasets first (``Dataset.from_json``) costs ~1 ms an instance,
@@ -14,6 +17,9 @@ without reading a file header or asking the server.
 
 from __future__ import annotations
 
+import ctypes
+import sys
+import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import fields
@@ -37,6 +43,7 @@ __all__ = [
     "header_from_json",
     "header_from_record",
     "header_to_record",
+    "prefault",
     "slice_header",
 ]
 
@@ -159,6 +166,51 @@ def header_from_record(record: Mapping[str, Any], cache: InstanceCache) -> Slice
     return SliceHeader(**values, path=str(cache.path(str(record["sop_uid"]))))
 
 
+#: ``madvise`` advice: fault pages in writable, keeping their content (Linux 5.14+).
+_MADV_POPULATE_WRITE = 23
+_PAGE = 4096
+
+
+def _madvise() -> Any:
+    """Return libc's ``madvise`` through ctypes, or ``None`` off Linux."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        func = ctypes.CDLL(None, use_errno=True).madvise
+    except (OSError, AttributeError):
+        return None
+    func.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    func.restype = ctypes.c_int
+    return func
+
+
+def prefault(array: npt.NDArray[Any]) -> threading.Thread | None:
+    """Map the memory of ``array`` in a background thread, its content untouched.
+
+    The first store into each page of a fresh array faults it in (the kernel
+    zeroes it, and with transparent huge pages may compact memory first): 0.3
+    to 2 ms a 512x512 slice when measured on a busy machine, on the thread that
+    decodes. ``madvise(MADV_POPULATE_WRITE)`` does it all in one call that,
+    through ctypes, runs without the GIL on another core while the first
+    requests are in flight; unlike writing the pages, it keeps what a decoder
+    stored meanwhile. Hand-written because neither numpy nor :mod:`mmap` (before
+    Python 3.14, and only for its own maps) offers it. Does nothing where the
+    call does not exist (not Linux, a kernel before 5.14).
+    """
+    madvise = _madvise()
+    if madvise is None or array.nbytes == 0:
+        return None
+    address = array.ctypes.data
+    start = address - address % _PAGE
+
+    def populate() -> None:
+        madvise(start, array.nbytes + (address - start), _MADV_POPULATE_WRITE)  # errors: no-op
+
+    thread = threading.Thread(target=populate, name="tf-prefault", daemon=True)
+    thread.start()
+    return thread
+
+
 class RemoteVolume(Volume):
     """A volume that fills in as its instances download (see the module docstring).
 
@@ -202,6 +254,7 @@ class RemoteVolume(Volume):
         thread that reads a part and then decodes it lets the server keep
         sending into the socket buffer meanwhile.
         """
+        prefault(self._data)
         self._download = download
         self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="tf-remote-decode")
         pool = self._pool

@@ -44,7 +44,6 @@ from teachingfiles.errors import DicomError, NotFoundError
 from teachingfiles.repository._download import (
     SeriesDownload,
     Stream,
-    StreamAhead,
     iter_parts,
     multipart_boundary,
     single_part,
@@ -519,28 +518,20 @@ class DicomwebSource:
         cached = self._open_cached(series_uid, workers)
         if cached is not None:  # offline, no request at all
             return cached
-        # The series is asked for with its metadata: the server reads and sends the
-        # instances while it builds the metadata, and they are parsed meanwhile.
-        stream = StreamAhead(lambda: self._stream_series(study_uid, series_uid))
-        try:
-            metadata = self._metadata_json(study_uid, series_uid)
-            headers = [header_from_json(attrs, self.cache) for attrs in metadata]
-            vol = RemoteVolume.from_headers(headers, workers=workers)
-            focus = vol.shape[0] // 2 if near is None else near % vol.shape[0]
-            download = self._download(
-                study_uid, series_uid, vol.sop_uids, focus=focus, progress=progress, stream=stream
-            )
-        except BaseException:
-            stream.close()
-            raise
+        # Not streamed together with the metadata: measured, that saved ~30 ms of the
+        # series but slowed the metadata, so the slice on screen came 40-60 ms later.
+        metadata = self._metadata_json(study_uid, series_uid)
+        headers = [header_from_json(attrs, self.cache) for attrs in metadata]
+        vol = RemoteVolume.from_headers(headers, workers=workers)
+        focus = vol.shape[0] // 2 if near is None else near % vol.shape[0]
+        stream = functools.partial(self._stream_series, study_uid, series_uid)
+        download = self._download(
+            study_uid, series_uid, vol.sop_uids, focus=focus, progress=progress, stream=stream
+        )
         vol.attach(download)
+        records = [header_to_record(h) for h in vol.headers]
         try:  # after the slice on screen is asked for: a file write is not on its way
-            self.cache.remember_series(
-                study_uid,
-                series_uid,
-                list(vol.sop_uids),
-                [header_to_record(h) for h in vol.headers],
-            )
+            self.cache.remember_series(study_uid, series_uid, list(vol.sop_uids), records)
         except BaseException:
             vol.close()
             raise

@@ -24,7 +24,8 @@ from conftest import LOOPBACK, SHOTS
 from serving import dashboards
 
 from teachingfiles.cases.teaching_set import TeachingSet
-from teachingfiles.dashboards.library import card_lines
+from teachingfiles.dashboards.library import CaseLibrary, card_lines
+from teachingfiles.dashboards.quiz_app import QuizDashboard
 from teachingfiles.quiz import Gradebook, Quiz, resolve
 from teachingfiles.repository.repository import Repository
 from teachingfiles.vocabulary import Appearance
@@ -354,3 +355,48 @@ def test_unknown_cards_hide_title_category_and_severity(quiz: Quiz, repo_copy: P
     assert study.appearance is not None and study.appearance.value not in " ".join(hidden)
     assert shown[0] == case.title and study.appearance.value in shown[-1]
     assert case.history.startswith(hidden[-1].rstrip("…"))
+
+
+def test_the_dashboards_say_what_is_wrong_instead_of_a_traceback(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-repository"
+    quiz_app = QuizDashboard(missing, tmp_path / "gb.sqlite")
+    library = CaseLibrary(missing)
+    try:
+        for app, what in ((quiz_app, "The quiz cannot open."), (library, "The case library")):
+            text = app.children[-1].value
+            assert what in text
+            assert "no-such-repository: not a folder" in text
+            assert "--repository" in text  # where to fix it
+    finally:
+        quiz_app.close()
+        library.close()
+
+
+@pytest.mark.slow
+def test_a_broken_teaching_set_is_listed_and_the_others_still_open(
+    demo_root: Path, tmp_path: Path
+) -> None:
+    root = tmp_path / "repository"
+    shutil.copytree(demo_root, root)
+    (root / "teaching-sets" / "broken.yaml").write_text("title: [unclosed\n", encoding="utf-8")
+    quiz_app = QuizDashboard(root, tmp_path / "gb.sqlite")
+    library = CaseLibrary(root, limit=2)
+    try:
+        assert [label for label, _ in quiz_app.sets.options] == [
+            "COVID-19 chest imaging: the RSNA categories"
+        ]
+        assert "1 teaching set(s) could not be read" in quiz_app.status.value
+        assert "broken.yaml, line 2: not valid YAML" in quiz_app.status.value
+        assert "broken.yaml, line 2" in library.warning.value
+        # the good set's cases are still unknowns; two cards, then two more
+        assert (
+            len(library.grid.children) == 2 and "tfd-hidden" not in library.more_button._dom_classes
+        )
+        library.show_more()
+        assert len(library.grid.children) == 4
+        library.category.value = "typical"  # a new filter starts from the first cards again
+        assert len(library.grid.children) == 2
+        assert "Filtered by category: answers shown" in library.count.value
+    finally:
+        quiz_app.close()
+        library.close()
