@@ -162,10 +162,11 @@ class Gate:
         if self.left <= 0:
             self.event.set()
 
-    async def wait(self) -> None:
-        """Arrive, then wait for the others."""
+    async def wait(self, timeout: float) -> None:
+        """Arrive, then wait for the others (at most ``timeout`` s: stragglers are left)."""
         self.arrive()
-        await self.event.wait()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.event.wait(), timeout)
 
 
 async def new_page(browser: Any, outside: list[str]) -> tuple[Any, Any]:
@@ -253,7 +254,7 @@ async def learner(
         await page.goto(f"{base}/voila/render/quiz.ipynb", timeout=timeout_ms)
         await page.get_by_placeholder("your name").wait_for(timeout=timeout_ms)
         arrived = True
-        await opened.wait()  # every kernel is up: now all learners act at once
+        await opened.wait(args.timeout)  # every kernel is up: now all act at once
         start = time.perf_counter()
         await start_quiz(page, name, timeout_ms)
         qid = ""
@@ -267,6 +268,8 @@ async def learner(
             await page.screenshot(path=str(SHOTS / "bench_learner.png"))
     except Exception as exc:  # report the learner's failure, keep the others going
         result["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+        with contextlib.suppress(Exception):  # what the learner saw, to look at
+            await page.screenshot(path=str(SHOTS / f"bench_learner_{i:02d}_failed.png"))
         if not arrived:
             opened.arrive()
     result["outside"] = outside
@@ -338,7 +341,7 @@ def main() -> None:
     parser.add_argument("--learners", type=int, default=20)
     parser.add_argument("--questions", type=int, default=3, help="answered per learner")
     parser.add_argument("--stagger", type=float, default=1.0, help="seconds between page opens")
-    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per wait")
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per wait")
     parser.add_argument(
         "--repository", type=Path, default=None, help="default: the demo (built on first use)"
     )

@@ -76,10 +76,14 @@ def test_search_filters_collection_modality_date_and_description(
     assert src.search_series(first.study_uid, description="no such description") == []
 
 
+@pytest.mark.parametrize(
+    "collection",
+    ["DEMO-RICORD-1A", "DEMO-RICORD-1B"],  # RLE Lossless (decoded directly), Deflated (pydicom)
+)
 def test_open_series_streams_a_volume_equal_to_the_folders(
-    server: Orthanc, folder: Repository, tmp_path: Path
+    server: Orthanc, folder: Repository, tmp_path: Path, collection: str
 ) -> None:
-    study = folder.studies(collection="DEMO-RICORD-1A")[0]
+    study = folder.studies(collection=collection)[0]
     series = folder.series(study.study_uid)[0]
     files = [i.path for i in folder.instances(series.series_uid)]
     src = source(server, tmp_path)

@@ -53,9 +53,9 @@ const MAX_INFLIGHT = 6; // requests the kernel has not finished answering
 const PREVIEWS_PER_REQUEST = 32;
 const FULL_CHUNKS_PER_REQUEST = 2; // fewer round trips; the kernel streams the chunks
 const PROBE_INFLIGHT = 2; // full-quality requests while "auto" is measuring the link
-// full-quality requests in flight during the preview pass: one to measure the link;
-// then none on a slow link (a full chunk queued ahead of the previews delays them),
-// three on a fast one (loopback), so the lossless values arrive sooner
+const PROBE_CHUNK_BYTES = 2 ** 21; // their chunks: 2 MB of values, ~1 MB as planes
+// full-quality requests in flight while previews are still to be asked for, on a link
+// measured fast (none otherwise: a full chunk queued ahead of previews delays them)
 const FULL_DURING_PREVIEW_FAST = 3;
 const SAVE_EVERY_MS = 40;
 // "auto" sends "planes" (half the bytes of raw CT for ~0.7 ms of kernel time a slice)
@@ -584,14 +584,15 @@ function render({ model, el }) {
     return Math.max(3, Math.floor((get("memory_budget_mb") * 2 ** 20) / Math.max(1, S.sliceBytes)));
   }
   function nextRequest() {
-    // On a fast link the preview pass is bound by JPEG work, which leaves the link
-    // idle: once the first previews are on screen, one full-quality request travels
-    // alongside them to measure the link, then FULL_DURING_PREVIEW_FAST if it is
-    // fast, none if it is slow (until every preview has been asked for).
+    // Full-quality requests wait until every preview has been asked for (the kernel
+    // answers in order, so they cannot hold a preview up), except on a link measured
+    // fast, where FULL_DURING_PREVIEW_FAST travel beside the previews: the preview
+    // pass is bound by JPEG work there and would leave the link idle. (A series
+    // re-shown after a view switch keeps the link's measure.)
     const fullInflight = [...S.inflight.values()].filter((r) => r.kind === "full").length;
     const previewInflight = S.inflight.size - fullInflight;
     const speed = linkSpeed(1);
-    const during = speed === 0 ? 1 : speed >= FAST_LINK_BYTES_PER_MS ? FULL_DURING_PREVIEW_FAST : 0;
+    const during = speed >= FAST_LINK_BYTES_PER_MS ? FULL_DURING_PREVIEW_FAST : 0;
     const overlap = S.prevCount > 0 && previewInflight >= 2 && fullInflight < during;
     const first = overlap ? fullRequest(fullInflight) : null;
     return first || previewRequest() || fullRequest(fullInflight);
@@ -619,9 +620,11 @@ function render({ model, el }) {
     // MAX_INFLIGHT x 2 chunks travel as planes before a slow link is noticed and
     // deflate switched on. Each request asks for two chunks: the gap between their
     // arrivals is what measures the link (see measureLink).
-    const probing = transfer === "auto" && S.encoding !== "deflate" && S.bwSamples.length < 2 && chunkBytes > 1e6;
+    const probing = transfer === "auto" && S.encoding !== "deflate" && S.bwSamples.length < 2 && chunkBytes > PROBE_CHUNK_BYTES;
     if (probing && fullInflight >= PROBE_INFLIGHT) return null;
-    const perChunk = FULL_CHUNKS_PER_REQUEST * Math.max(1, Math.floor(chunkBytes / S.sliceBytes));
+    // probes are small: on a slow link they travel ahead of the previews
+    const bytesPer = probing ? PROBE_CHUNK_BYTES : chunkBytes;
+    const perChunk = FULL_CHUNKS_PER_REQUEST * Math.max(1, Math.floor(bytesPer / S.sliceBytes));
     const cap = fullCap();
     const take = [];
     let seen = 0;
@@ -633,7 +636,8 @@ function render({ model, el }) {
     }
     if (!take.length) return null;
     take.forEach((i) => S.requested.add(`f${i}`));
-    return { kind: "full", slices: take, encoding: transfer === "auto" ? S.encoding : transfer };
+    const encoding = transfer === "auto" ? S.encoding : transfer;
+    return { kind: "full", slices: take, encoding, ...(probing ? { chunk_bytes: PROBE_CHUNK_BYTES } : {}) };
   }
   function evict() {
     const cap = fullCap();
@@ -727,7 +731,7 @@ function render({ model, el }) {
   function measureLink(msg, bytes, arrived) {
     const prev = S.lastArrival;
     S.lastArrival = { id: msg.id, t: arrived };
-    if (msg.kind !== "full" || msg.encoding === "deflate" || bytes.length < 5e5) return;
+    if (msg.kind !== "full" || msg.encoding === "deflate" || bytes.length < 2.5e5) return;
     if (!prev || prev.id !== msg.id) return;
     S.bwSamples.push(bytes.length / Math.max(arrived - prev.t, 1));
     if (S.bwSamples.length >= 2 && get("transfer") === "auto" && S.encoding === "planes") {

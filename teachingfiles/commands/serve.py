@@ -187,6 +187,10 @@ def _serve(args: argparse.Namespace) -> int:
         sys.executable, "-m", "voila", str(folder), "--no-browser", f"--port={port}",
         "--Voila.ip=127.0.0.1", "--ServerApp.ip=127.0.0.1", f"--template={TEMPLATE}",
         "--show_tracebacks=False",
+        # nbclient gives up waiting for a cell's output after 4 s and the page then
+        # lacks the dashboard; with many kernels starting at once on a busy machine
+        # the output can lag that long (seen with 20 learners on 2 cores)
+        "--VoilaExecutor.iopub_timeout=60",
     ]  # fmt: skip
     proc = subprocess.Popen(cmd, cwd=folder, env=env)
 

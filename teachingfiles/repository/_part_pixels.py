@@ -32,9 +32,11 @@ import numpy as np
 import numpy.typing as npt
 from rle.utils import decode_pixel_data
 
-__all__ = ["decode_part", "stored_dtype"]
+__all__ = ["DEFLATED", "decode_part", "stored_dtype", "transfer_syntax"]
 
 RLE_LOSSLESS = "1.2.840.10008.1.2.5"
+#: Deflated Explicit VR Little Endian: pydicom must inflate the whole file to decode it.
+DEFLATED = "1.2.840.10008.1.2.1.99"
 _NATIVE_LE = ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1")
 #: VRs of the file meta group with a 4-byte length (after two reserved bytes).
 _LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN",
@@ -68,7 +70,7 @@ def stored_dtype(attrs: Mapping[str, Any]) -> str | None:
         return None
 
 
-def _transfer_syntax(data: bytes) -> str | None:
+def transfer_syntax(data: bytes) -> str | None:
     """Return the Transfer Syntax UID (0002,0010) of a DICOM file's bytes (its file meta)."""
     if data[128:132] != b"DICM":
         return None
@@ -125,7 +127,7 @@ def decode_part(data: bytes, rows: int, columns: int, dtype: str) -> npt.NDArray
         not RLE Lossless or native little-endian pixels laid out as expected
         (decode those with pydicom).
     """
-    syntax = _transfer_syntax(data)
+    syntax = transfer_syntax(data)
     want = np.dtype(dtype)
     count = rows * columns
     if syntax == RLE_LOSSLESS:

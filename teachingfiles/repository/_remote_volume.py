@@ -25,9 +25,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import fields
 from io import BytesIO
 from os import PathLike
+from pathlib import Path
 from typing import Any
 
 import numpy.typing as npt
+import pydicom
 from pydicom.dataset import Dataset
 from pydicom.pixels.utils import pixel_array
 
@@ -35,7 +37,12 @@ from teachingfiles.dicom._slices import _fix_bits
 from teachingfiles.dicom.volume import SliceHeader, Volume
 from teachingfiles.errors import InvalidDicomError, RepositoryError
 from teachingfiles.repository._download import SeriesDownload
-from teachingfiles.repository._part_pixels import decode_part, stored_dtype
+from teachingfiles.repository._part_pixels import (
+    DEFLATED,
+    decode_part,
+    stored_dtype,
+    transfer_syntax,
+)
 from teachingfiles.repository.cache import InstanceCache
 
 __all__ = [
@@ -263,43 +270,62 @@ class RemoteVolume(Volume):
             if not self._ready[k]:  # streamed slices are decoded already
                 pool.submit(self._load, k)
 
-        download.on_data(self._load_bytes)
+        def decode_bytes(k: int, data: bytes) -> None:
+            self._load_bytes(k, data)
+
+        download.on_data(decode_bytes)
         download.on_arrival(decode)
 
-    def _load_bytes(self, k: int, data: bytes) -> None:
-        """Decode slice ``k`` from the bytes the stream brought, not waiting for its file.
+    def _load_bytes(self, k: int, data: bytes | None = None) -> bool:
+        """Decode slice ``k`` from the bytes that came, not waiting for its file.
 
-        On any failure the slice is left to :meth:`_load`, which decodes the
-        cached file once it is written and reports the error with its path.
+        Without ``data`` (a cached series re-opened, an instance fetched alone),
+        the cached file's bytes are read. Whether slice ``k`` is done: on any
+        failure the slice is left to :meth:`Volume._load`, which decodes the
+        file again and reports the error with its path.
         """
+        header = self.headers[k]
+        if header.frame is not None or (data is None and not header.path):
+            return False  # one frame of a multi-frame file: Volume._load picks it out
         with self._locks[k]:
             if self._ready[k] or k in self._errors:
-                return
-            header = self.headers[k]
+                return True
             try:
+                if data is None:
+                    data = Path(str(header.path)).read_bytes()
                 stored = self._decode_bytes(data, header)
                 if stored.shape != self.shape[1:]:
-                    return
+                    return False
                 self._store(k, stored, header)
             except Exception:  # pydicom raises many kinds: _load reports it, with the path
-                return
+                return False
             self._ready[k] = True
         with self._count_lock:
             self._done += 1
             if self._done == self.shape[0]:
                 self._complete.set()
+        return True
 
     @staticmethod
-    def _decode_bytes(data: bytes, header: SliceHeader) -> npt.NDArray[Any]:
+    def _decode_fast(data: bytes, header: SliceHeader) -> npt.NDArray[Any] | None:
+        """Decode one instance's bytes directly (see :func:`decode_part`), or ``None``."""
+        if header.pixel_dtype is None:
+            return None
+        fast = decode_part(data, header.rows, header.columns, header.pixel_dtype)
+        if fast is not None and header.bits_stored < 8 * fast.dtype.itemsize:
+            fast = _fix_bits(fast if fast.flags.writeable else fast.copy(), header.bits_stored)
+        return fast
+
+    @classmethod
+    def _decode_bytes(cls, data: bytes, header: SliceHeader) -> npt.NDArray[Any]:
         """Decode one instance's bytes, directly where they allow, else with pydicom."""
-        fast = None
-        if header.pixel_dtype is not None:
-            fast = decode_part(data, header.rows, header.columns, header.pixel_dtype)
+        fast = cls._decode_fast(data, header)
         if fast is not None:
-            if header.bits_stored < 8 * fast.dtype.itemsize:
-                fast = _fix_bits(fast if fast.flags.writeable else fast.copy(), header.bits_stored)
             return fast
-        stored = pixel_array(BytesIO(data))
+        if transfer_syntax(data) == DEFLATED:  # pydicom's stream decoder cannot inflate it
+            stored = pixel_array(pydicom.dcmread(BytesIO(data)))
+        else:
+            stored = pixel_array(BytesIO(data))
         if stored.ndim == 3:
             stored = stored[0]
         if stored.dtype.byteorder not in ("=", "|"):
@@ -332,6 +358,8 @@ class RemoteVolume(Volume):
                     if self._done == self.shape[0]:
                         self._complete.set()
                 return
+        if self._load_bytes(k):
+            return  # decoded from the file's bytes (directly where they allow)
         super()._load(k)
 
     def wait(self, timeout: float | None = None) -> npt.NDArray[Any]:
