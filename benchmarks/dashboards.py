@@ -321,6 +321,7 @@ async def run(args: argparse.Namespace, base: str, pid: int, gradebook: str) -> 
         "attempts_expected": args.learners * args.questions,
         "attempts_submitted": sum(r["submitted"] for r in results),
         "attempts_stored": stored,
+        "learners_completed": len(done),
         "learner_errors": [f"{r['name']}: {r['error']}" for r in results if r["error"]],
         "learner_quiz_s_median": round(median(done), 1) if done else None,
         "learner_quiz_s_max": round(max(done), 1) if done else None,

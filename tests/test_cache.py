@@ -257,3 +257,49 @@ def test_on_data_hands_over_each_instance_before_its_file(tmp_path: Path) -> Non
     d.wait(timeout=10)
     d.stop()
     assert got == {k: uids[k].encode() for k in range(5)}  # 2 (alone) as well as the stream's
+
+
+class SlowDiskCache(InstanceCache):
+    """A real cache whose writes wait until ``disk`` is set (a disk busy with others' writes)."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.disk = threading.Event()
+
+    def put(self, sop_uid: str, data: bytes | Iterator[bytes]) -> Path:
+        self.disk.wait(10)
+        return super().put(sop_uid, data)
+
+
+def test_what_came_is_usable_and_the_stream_starts_before_the_disk_has_written_it(
+    tmp_path: Path,
+) -> None:
+    uids = UIDS[:4]
+    cache = SlowDiskCache(tmp_path)
+    got: dict[int, bytes] = {}
+    streamed = threading.Event()
+
+    def stream() -> Iterator[tuple[str, bytes]]:
+        streamed.set()
+        for uid in uids:
+            yield uid, uid.encode()
+
+    registered = threading.Event()
+
+    def fetch(uid: str) -> bytes:
+        registered.wait(10)  # the stream starts after this, the slice on screen
+        return uid.encode()
+
+    d = SeriesDownload(uids, fetch, cache, focus=2, workers=1, stream=stream)
+    d.on_data(lambda k, data: got.setdefault(k, data))
+    registered.set()
+    d.wait_for_data(2, timeout=10)  # the slice on screen came, its file is not written
+    assert streamed.wait(1)  # nor does the stream wait for that file
+    with pytest.raises(TimeoutError, match=r"not downloaded after 0\.2 s"):
+        d.wait_for(2, timeout=0.2)
+    assert cache.get(uids[2]) is None
+    cache.disk.set()
+    assert d.wait_for(2, timeout=10) == cache.path(uids[2])
+    assert len(d.wait(timeout=10)) == len(uids)
+    d.stop()
+    assert got == {k: uids[k].encode() for k in range(len(uids))}

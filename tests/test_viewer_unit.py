@@ -193,6 +193,22 @@ def test_want_messages_are_answered_in_chunks_for_the_current_generation() -> No
     assert sent.messages == []
 
 
+def test_a_probe_asks_for_smaller_chunks_but_never_larger_than_chunk_mb() -> None:
+    viewer = StackViewer(ct(8, 64, 64), chunk_mb=0.02)  # 20,971 bytes: 2 slices of 8 KB
+    sent = Sent(viewer)
+    want = {"type": "want", "id": 1, "generation": viewer.generation, "kind": "full"}
+    viewer._on_message(viewer, {**want, "slices": [0, 1, 2, 3], "encoding": "planes"}, [])
+    assert [h["slices"] for h, _ in sent.messages] == [[0, 1], [2, 3]]
+    assert {h["encoding"] for h, _ in sent.messages} == {"planes"}
+    sent.messages.clear()
+    probe = {**want, "slices": [4, 5, 6], "chunk_bytes": 64 * 64 * 2}
+    viewer._on_message(viewer, probe, [])
+    assert [h["slices"] for h, _ in sent.messages] == [[4], [5], [6]]
+    sent.messages.clear()
+    viewer._on_message(viewer, {**probe, "chunk_bytes": 10**9}, [])
+    assert [h["slices"] for h, _ in sent.messages] == [[4, 5], [6]]
+
+
 def test_click_event_carries_slice_pixel_patient_position_and_value() -> None:
     vol = ct()
     viewer = StackViewer(vol, spacing=(2.5, 0.7, 0.8))

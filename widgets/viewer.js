@@ -39,7 +39,7 @@
  * @property {"inspect"|"point"|"box"|"polygon"|"freehand"} mode
  * @property {number} memory_budget_mb
  * @property {number} chunk_mb
- * @property {"auto"|"raw"|"deflate"} transfer
+ * @property {"auto"|"planes"|"raw"|"deflate"} transfer
  * @property {number} preview_quality
  * @property {string} error
  * @property {string} title

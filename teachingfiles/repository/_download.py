@@ -9,7 +9,9 @@ each) only when someone waits for one that has not arrived yet (the viewer's
 slice). Without a stream, or when the stream breaks or leaves instances out, the
 workers fetch everything still missing one instance at a time, nearest the
 current :attr:`~SeriesDownload.focus` first. Every file is written atomically;
-:meth:`~SeriesDownload.wait_for` returns an instance's path as soon as it is there.
+:meth:`~SeriesDownload.wait_for` returns an instance's path as soon as it is there,
+:meth:`~SeriesDownload.wait_for_data` as soon as its bytes went to the decoder
+(:meth:`~SeriesDownload.on_data`), so a busy disk delays no slice on screen.
 
 Why one stream: a request per instance costs the server a lookup and the client a
 round trip, ~10 ms on loopback; a 150-slice series then takes far longer than the
@@ -226,6 +228,7 @@ class SeriesDownload:
         self._errors: dict[int, BaseException] = {}
         self._pending = {k for k, p in enumerate(self._paths) if p is None}
         self._urgent: list[int] = []  # waited for while the stream runs
+        self._received: set[int] = set()  # handed to the on_data callbacks
         self._stopped = False
         self._callbacks: list[Callable[[int], None]] = []
         self._data_callbacks: list[Callable[[int, bytes], None]] = []
@@ -322,16 +325,34 @@ class SeriesDownload:
         TimeoutError
             If ``timeout`` seconds pass first.
         """
+        path = self._wait(k, timeout, data=False)
+        assert path is not None
+        return path
+
+    def wait_for_data(self, k: int, timeout: float | None = None) -> None:
+        """Wait until instance ``k`` has come: its bytes went to :meth:`on_data`, or it is cached.
+
+        A decoder that took the bytes need not wait for the file to be written
+        (on a busy disk that can take long). Raises as :meth:`wait_for`.
+        """
+        self._wait(k, timeout, data=True)
+
+    def _wait(self, k: int, timeout: float | None, *, data: bool) -> Path | None:
         with self._cond:
             if self._paths[k] is None and k not in self._errors:
                 self._focus = k  # someone is waiting on this one: it comes next
                 self._hurry(k)
             ok = self._cond.wait_for(
-                lambda: self._paths[k] is not None or k in self._errors or self._stopped,
+                lambda: (
+                    self._paths[k] is not None
+                    or k in self._errors
+                    or self._stopped
+                    or (data and k in self._received)
+                ),
                 timeout,
             )
             path = self._paths[k]
-            if path is not None:
+            if path is not None or (data and k in self._received):
                 return path
             if k in self._errors:
                 err = self._errors[k]
@@ -379,7 +400,12 @@ class SeriesDownload:
     # ------------------------------------------------------------------ workers
     def _hurry(self, k: int) -> None:
         """Have a worker fetch ``k`` alone if the stream has not brought it (lock held)."""
-        if self._streaming and k in self._pending and k not in self._urgent:
+        if (
+            self._streaming
+            and k in self._pending
+            and k not in self._urgent
+            and k not in self._received  # in hand, its file being written
+        ):
             self._urgent.append(k)
             self._cond.notify_all()
 
@@ -399,6 +425,11 @@ class SeriesDownload:
                     self._pending.discard(k)
                     return k
                 self._cond.wait()
+
+    def _mark_received(self, k: int) -> None:
+        with self._cond:
+            self._received.add(k)
+            self._cond.notify_all()
 
     def _arrived(self, k: int, path: Path) -> None:
         with self._cond:
@@ -422,6 +453,7 @@ class SeriesDownload:
                     data_callbacks = list(self._data_callbacks)
                 for hand_over in data_callbacks:
                     hand_over(k, data)
+                self._mark_received(k)
                 path = self._cache.put(uid, data)
             except BaseException as exc:
                 with self._cond:
@@ -439,7 +471,12 @@ class SeriesDownload:
         first = self._focus
         with self._cond:  # let the slice on screen have the link and the CPU to itself
             self._cond.wait_for(
-                lambda: self._paths[first] is not None or first in self._errors or self._stopped,
+                lambda: (
+                    self._paths[first] is not None
+                    or first in self._received  # decoded: its file may wait on the disk
+                    or first in self._errors
+                    or self._stopped
+                ),
                 _HEAD_START,
             )
         # Files are written by another thread while this one reads the answer: opening
@@ -457,6 +494,7 @@ class SeriesDownload:
                     data_callbacks = list(self._data_callbacks)
                 for callback in data_callbacks:
                     callback(k, data)
+                self._mark_received(k)
                 writers.submit(self._write, k, uid, data)
         except BaseException as exc:  # the workers fetch what is left, one by one
             self.stream_error = exc

@@ -347,7 +347,9 @@ class RemoteVolume(Volume):
         download = self._download
         if download is not None and not self._ready[k] and k not in self._errors:
             try:
-                download.wait_for(k)
+                download.wait_for_data(k)  # decoded from its bytes, mostly: no disk wait
+                if not self._ready[k]:
+                    download.wait_for(k)  # they could not be decoded: its file
             except BaseException as exc:
                 with self._locks[k]:
                     if self._ready[k] or k in self._errors:

@@ -26,6 +26,7 @@ Example
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import threading
@@ -40,7 +41,7 @@ from dicomweb_client import DICOMwebClient
 from pydicom.dataset import Dataset
 from tqdm.auto import tqdm
 
-from teachingfiles.errors import DicomError, NotFoundError
+from teachingfiles.errors import DicomError, NotFoundError, RepositoryError
 from teachingfiles.repository._download import (
     SeriesDownload,
     Stream,
@@ -524,17 +525,21 @@ class DicomwebSource:
         headers = [header_from_json(attrs, self.cache) for attrs in metadata]
         vol = RemoteVolume.from_headers(headers, workers=workers)
         focus = vol.shape[0] // 2 if near is None else near % vol.shape[0]
-        stream = functools.partial(self._stream_series, study_uid, series_uid)
+        records = [header_to_record(h) for h in vol.headers]
+
+        def stream() -> Iterator[tuple[str, bytes]]:
+            # The series' record is written here, on the stream's thread once the
+            # slice on screen has come: a busy disk delays neither. Without it the
+            # next open asks the server again (an unwritable cache fails loudly on
+            # the instances themselves).
+            with contextlib.suppress(RepositoryError):
+                self.cache.remember_series(study_uid, series_uid, list(vol.sop_uids), records)
+            yield from self._stream_series(study_uid, series_uid)
+
         download = self._download(
             study_uid, series_uid, vol.sop_uids, focus=focus, progress=progress, stream=stream
         )
         vol.attach(download)
-        records = [header_to_record(h) for h in vol.headers]
-        try:  # after the slice on screen is asked for: a file write is not on its way
-            self.cache.remember_series(study_uid, series_uid, list(vol.sop_uids), records)
-        except BaseException:
-            vol.close()
-            raise
         return vol
 
     def _open_cached(self, series_uid: str, workers: int | None) -> RemoteVolume | None:

@@ -5,6 +5,12 @@ browser's requests for pixel data; the browser (``widgets/viewer.js``) keeps the
 slices, windows and draws them, so scrolling and window/level never wait on the
 kernel. Data arrives in two passes, nearest slices first: an 8-bit JPEG preview of
 the whole series, then the lossless 16-bit values (see :mod:`._stream`).
+
+A series still arriving (a :class:`~teachingfiles.repository.RemoteVolume`, or any
+source with ``is_ready(k)``) is answered with the slices it has; the others are
+listed as missing, and a watcher thread tells the browser as they land. Scrolling
+calls the source's ``focus(k)``, so the download fetches the slices near the one on
+screen next.
 """
 
 from __future__ import annotations
@@ -422,6 +428,11 @@ class StackViewer(anywidget.AnyWidget):
             self.error = f"{type(exc).__name__}: {exc}"
 
     def _answer(self, content: dict[str, Any]) -> None:
+        """Answer a ``want`` message with the slices the source has now.
+
+        The request names ``kind`` (preview or full), ``slices``, ``window``,
+        ``encoding`` and optionally ``chunk_bytes`` (smaller chunks, to measure the link).
+        """
         if int(content.get("generation", -1)) != self.generation:
             return  # a request for a stack no longer on screen
         nz = self.source.shape[0]
