@@ -30,7 +30,7 @@ from teachingfiles.dicom.pixels import (
 )
 from teachingfiles.errors import DecodeError, InvalidDicomError, TeachingFilesError
 
-__all__ = ["SliceHeader", "read_slice_headers"]
+__all__ = ["SliceHeader", "fix_bits", "read_slice_headers"]
 
 _UNCOMPRESSED_LE = ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1")
 _DEFLATED = "1.2.840.10008.1.2.1.99"
@@ -133,7 +133,7 @@ class SliceHeader:
             count = self.rows * self.columns
             arr = np.fromfile(self.path, self.pixel_dtype, count, offset=self.pixel_offset)
             if arr.size == count:
-                return _fix_bits(arr.reshape(self.rows, self.columns), self.bits_stored)
+                return fix_bits(arr.reshape(self.rows, self.columns), self.bits_stored)
         from pydicom.pixels.utils import pixel_array
 
         source: Any = self.dataset if self.dataset is not None else self.path
@@ -178,7 +178,7 @@ def _fast_dtype(ds: Dataset, bits_allocated: Any) -> str | None:
     return "i1" if signed else "u1"
 
 
-def _fix_bits(arr: npt.NDArray[Any], bits_stored: int) -> npt.NDArray[Any]:
+def fix_bits(arr: npt.NDArray[Any], bits_stored: int) -> npt.NDArray[Any]:
     """Drop bits above Bits Stored (overlays), sign-extending signed values (in place)."""
     total = arr.dtype.itemsize * 8
     if bits_stored >= total:

@@ -33,7 +33,7 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.pixels.utils import pixel_array
 
-from teachingfiles.dicom._slices import _fix_bits
+from teachingfiles.dicom._slices import fix_bits
 from teachingfiles.dicom.volume import SliceHeader, Volume
 from teachingfiles.errors import InvalidDicomError, RepositoryError
 from teachingfiles.repository._download import SeriesDownload
@@ -313,7 +313,7 @@ class RemoteVolume(Volume):
             return None
         fast = decode_part(data, header.rows, header.columns, header.pixel_dtype)
         if fast is not None and header.bits_stored < 8 * fast.dtype.itemsize:
-            fast = _fix_bits(fast if fast.flags.writeable else fast.copy(), header.bits_stored)
+            fast = fix_bits(fast if fast.flags.writeable else fast.copy(), header.bits_stored)
         return fast
 
     @classmethod
