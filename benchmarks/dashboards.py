@@ -53,6 +53,7 @@ from serving import CHROMIUM_ARGS, chromium_path  # noqa: E402
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 TARGET_S = 3.0
+NEXT = re.compile(r"^(Next question|See your results)$")
 
 # Each predicate records performance.now() (ms since navigation) the first time it holds.
 QUIZ_IMAGE = """() => { const v = document.querySelector('.tfv');
@@ -235,7 +236,7 @@ async def answer_one(page: Any, previous: str, timeout_ms: float) -> tuple[str, 
         return qid, False
     await page.get_by_role("button", name="Submit answer").click()
     await page.wait_for_function(FEEDBACK, arg=qid, timeout=timeout_ms)
-    await page.locator(".tfq-next").click()
+    await page.get_by_role("button", name=NEXT).click()
     return qid, True
 
 

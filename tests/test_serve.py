@@ -16,10 +16,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from test_tcia import FakeNbia, nbia  # noqa: F401  # the fake NBIA API and its fixture
 
 from teachingfiles.cli import build_parser, main
 from teachingfiles.commands._mirror import mirror_dicomweb, mirror_dir
-from teachingfiles.commands.serve import DASHBOARDS, can_open_browser, dashboards_dir
+from teachingfiles.commands.serve import (
+    DASHBOARDS,
+    _repository,
+    can_open_browser,
+    dashboards_dir,
+)
 from teachingfiles.repository import Repository
 from teachingfiles.repository.pull import CACHE_SUBDIR
 
@@ -188,6 +194,39 @@ def test_serve_mirrors_a_dicomweb_server_and_serves_it_and_the_next_serve_reuses
     with Repository.open(mirror, index=False) as repo:
         assert {s.study_uid for s in repo.studies()} == held
         assert "DEMO-RICORD-1B" in {c.name for c in repo.collections()}
+
+
+def test_serve_downloads_a_tcia_manifest_and_the_next_serve_downloads_nothing(
+    nbia: tuple[str, FakeNbia],  # noqa: F811  # the fixture imported from test_tcia
+    demo_root: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url, fake = nbia
+    manifest = demo_root / "DEMO-RICORD-1B.tcia"
+    args = build_parser().parse_args(
+        ["serve", "--repository", str(manifest), "--api", url, "--mirror", str(tmp_path / "m")]
+    )
+    root = _repository(args)
+    assert root == (tmp_path / "m").resolve()
+    assert "Downloading the series of" in capsys.readouterr().out
+    with Repository.open(root, index=False) as pulled, Repository.open(demo_root) as folder:
+        got = {s.study_uid for s in pulled.studies()}
+        assert got == {s.study_uid for s in folder.studies(collection="DEMO-RICORD-1B")}
+    before = fake.hits["getImage"]
+    assert _repository(args) == root
+    assert fake.hits["getImage"] == before  # every series folder was complete
+
+
+def test_serve_names_an_unreachable_tcia_api(
+    tmp_path: Path, demo_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    api = f"http://127.0.0.1:{_closed_port()}/nbia-api/services/v4"
+    manifest = str(demo_root / "DEMO-RICORD-1B.tcia")
+    argv = ["serve", "--repository", manifest, "--api", api, "--mirror", str(tmp_path / "m")]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert f"--repository {manifest}: {api}" in err and "cannot connect" in err
 
 
 def _qido(url: str) -> list[dict[str, dict[str, list[str]]]]:

@@ -9,8 +9,10 @@ folder defaults to one per server under the user's cache::
     $TEACHINGFILES_CACHE or $XDG_CACHE_HOME/teachingfiles or ~/.cache/teachingfiles
         remote/<host>-<port>-<path>/      e.g. remote/127.0.0.1-8042-dicom-web/
 
-so a second serve of the same URL reuses it: series already complete in the cache
-are not fetched again, only what the server gained since.
+(a ``.tcia`` manifest goes to ``remote/tcia-<manifest name>/``), so a second serve
+of the same source reuses it: series already complete in the cache
+are not fetched again, only the series the server gained since (and the
+missing instances of a series whose download broke off).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from urllib.parse import urlsplit
 
 from teachingfiles.errors import NotFoundError, RepositoryError, UsageError
 
-__all__ = ["is_url", "mirror_dicomweb", "mirror_dir"]
+__all__ = ["is_url", "mirror_dicomweb", "mirror_dir", "mirror_tcia"]
 
 
 def is_url(text: str) -> bool:
@@ -120,4 +122,60 @@ def mirror_dicomweb(
             "for the quiz dashboard.",
             flush=True,
         )
+    return root
+
+
+def mirror_tcia(
+    manifest: str | Path,
+    dest: str | Path | None = None,
+    *,
+    api: str | None = None,
+    token: str | None = None,
+    progress: bool = True,
+) -> Path:
+    """Download the series of a TCIA ``.tcia`` manifest into a folder, index it, return it.
+
+    Parameters
+    ----------
+    manifest
+        The manifest file (NBIA Data Retriever format).
+    dest
+        The mirror folder (default ``remote/tcia-<manifest name>`` in the user cache).
+    api
+        The NBIA REST API root (default: TCIA's public API).
+    token
+        A bearer token for restricted collections.
+    progress
+        Show tqdm progress bars (on stderr).
+
+    Raises
+    ------
+    RepositoryError
+        If the API cannot be reached and no series arrived; the message says what to fix.
+    """
+    from teachingfiles.repository import Repository
+    from teachingfiles.repository.cache import default_cache_root
+    from teachingfiles.repository.pull import pull_tcia
+    from teachingfiles.repository.tcia import NBIA_API, NbiaClient
+
+    path = Path(manifest).expanduser().resolve()
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", path.stem)
+    default = default_cache_root() / "remote" / f"tcia-{slug}"
+    root = (Path(dest) if dest is not None else default).expanduser().resolve()
+    print(f"Downloading the series of {path} into {root} ...", flush=True)
+    client = NbiaClient(api or NBIA_API, token=token, retries=2)
+    try:
+        report = pull_tcia(path, root, client=client, progress=progress)
+    except RepositoryError as exc:
+        if not _has_catalog(root):
+            raise RepositoryError(
+                f"--repository {path}: {exc} Nothing was downloaded (to serve a local "
+                "folder instead: --repository DIR)"
+            ) from exc
+        print(f"warning: {exc}\nServing the earlier download in {root}.", file=sys.stderr)
+    else:
+        print(report.format().splitlines()[0], flush=True)
+        for uid, reason in report.failed:
+            print(f"warning: series {uid} not downloaded: {reason}", file=sys.stderr, flush=True)
+    Repository.open(root, index=True).close()
     return root

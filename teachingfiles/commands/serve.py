@@ -73,8 +73,9 @@ def register(subparsers: Any) -> None:
         "--repository",
         metavar="PATH-or-URL",
         default=None,
-        help="the repository folder, or a DICOMweb root URL to mirror and serve "
-        "(default: the demo repository, built if missing)",
+        help="the repository folder, a DICOMweb root URL to mirror and serve, or a TCIA "
+        ".tcia manifest to download and serve (default: the demo repository, built if "
+        "missing)",
     )
     parser.add_argument(
         "--mirror",
@@ -84,8 +85,12 @@ def register(subparsers: Any) -> None:
         "under ~/.cache/teachingfiles/remote, or $XDG_CACHE_HOME)",
     )
     parser.add_argument(
-        "--token", default=None, help="bearer token for a DICOMweb --repository "
+        "--token", default=None, help="bearer token for a DICOMweb or TCIA --repository "
         "(default $TEACHINGFILES_TOKEN)"
+    )  # fmt: skip
+    parser.add_argument(
+        "--api", default=None, metavar="URL",
+        help="NBIA REST API root for a .tcia manifest as --repository (default: TCIA's)",
     )  # fmt: skip
     parser.add_argument(
         "--gradebook",
@@ -124,6 +129,13 @@ def can_open_browser() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
+def _token(args: argparse.Namespace) -> str | None:
+    from teachingfiles.commands.pull import TOKEN_ENV
+
+    token: str | None = args.token or os.environ.get(TOKEN_ENV) or None
+    return token
+
+
 def _repository(args: argparse.Namespace) -> Path:
     from teachingfiles.commands._mirror import is_url, mirror_dicomweb
     from teachingfiles.dashboards import ensure_demo
@@ -138,12 +150,15 @@ def _repository(args: argparse.Namespace) -> Path:
                 f"--repository {given}: only http(s):// DICOMweb roots can be served, "
                 "e.g. http://127.0.0.1:8042/dicom-web"
             )
-        from teachingfiles.commands.pull import TOKEN_ENV
+        return mirror_dicomweb(given, args.mirror, token=_token(args))
+    if given.endswith(".tcia") and Path(given).is_file():
+        from teachingfiles.commands._mirror import mirror_tcia
 
-        token = args.token or os.environ.get(TOKEN_ENV) or None
-        return mirror_dicomweb(given, args.mirror, token=token)
+        return mirror_tcia(given, args.mirror, api=args.api, token=_token(args))
     if args.mirror is not None:
-        raise UsageError(f"--mirror {args.mirror}: only for a DICOMweb URL as --repository")
+        raise UsageError(
+            f"--mirror {args.mirror}: only for a DICOMweb URL or .tcia manifest as --repository"
+        )
     root = Path(given).expanduser().resolve()
     if not root.is_dir():
         raise UsageError(f"--repository {root}: not a folder; give a repository folder")

@@ -67,8 +67,8 @@ def _ct_presets() -> list[dict[str, Any]]:
 
 _WATCH_S = 0.05
 """How often a downloading series is checked for arrived slices, seconds."""
-_GIVE_UP_S = 30.0
-"""Stop watching a series whose download ended this long ago with slices missing."""
+_SETTLE_S = 2.0
+"""A download that ended this long ago with slices still missing has failed on them."""
 
 
 def _ready(source: SliceSource, index: int) -> bool:
@@ -185,6 +185,7 @@ class StackViewer(anywidget.AnyWidget):
             )
         view = traits.pop("view", "axial")
         self._stop_watching = threading.Event()
+        self._unwaited: set[int] = set()  # slices of a failed download, no longer waited for
         super().__init__(**traits)
         self._axial = as_source(data, spacing)
         self._views: dict[str, SliceSource] = {"axial": self._axial}
@@ -308,6 +309,12 @@ class StackViewer(anywidget.AnyWidget):
         if self.view == "axial" and callable(focus):
             focus(index)
 
+    def _has(self, index: int) -> bool:
+        """Whether slice ``index`` of the stack on screen can be answered without waiting."""
+        if self.view == "axial" and index in self._unwaited:
+            return True
+        return _ready(self.source, index)
+
     def _watch_arrivals(self) -> None:
         """Tell the browser which slices of a downloading series have arrived.
 
@@ -322,7 +329,11 @@ class StackViewer(anywidget.AnyWidget):
         while self.comm is not None and len(reported) < n:
             if self.generation != generation:  # a new stack in the browser: tell it all
                 generation, reported = self.generation, set()
-            arrived = [k for k in range(n) if k not in reported and _ready(source, k)]
+            arrived = [
+                k
+                for k in range(n)
+                if k not in reported and (k in self._unwaited or _ready(source, k))
+            ]
             idle = 0.0 if arrived else idle + _WATCH_S
             if arrived and self.view == "axial":
                 reported.update(arrived)
@@ -336,8 +347,12 @@ class StackViewer(anywidget.AnyWidget):
                         "total": n,
                     }
                 )
-            if idle > _GIVE_UP_S and not getattr(source, "downloading", False):
-                return  # slices that failed: the error shows when one is asked for
+            if idle >= _SETTLE_S and not getattr(source, "downloading", False):
+                # the download is over but these never decoded: stop holding them back,
+                # so asking for one reads it and its error shows inside the widget
+                self._unwaited.update(k for k in range(n) if not _ready(source, k))
+                reported = set()
+                generation = -1
             self._stop_watching.wait(_WATCH_S)
 
     @traitlets.observe("view")
@@ -438,8 +453,8 @@ class StackViewer(anywidget.AnyWidget):
         nz = self.source.shape[0]
         asked = [int(i) for i in content.get("slices", []) if 0 <= int(i) < nz]
         # never wait for a slice still downloading: the kernel would stop answering
-        indices = [i for i in asked if _ready(self.source, i)]
-        missing = [i for i in asked if not _ready(self.source, i)]
+        indices = [i for i in asked if self._has(i)]
+        missing = [i for i in asked if not self._has(i)]
         limit = int(self.chunk_mb * 2**20)
         if content.get("chunk_bytes"):  # smaller chunks asked for (to measure the link)
             limit = max(1, min(limit, int(content["chunk_bytes"])))
