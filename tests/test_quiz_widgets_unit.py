@@ -443,3 +443,26 @@ def test_review_of_a_wrong_click_shows_its_image_and_opens_it_in_the_viewer(
     assert [q.id for q in view.session.questions] == ["q02", "q05"]
     assert view.panel.review_open == "" and view.panel.stage == "question"
     view.close()
+
+
+def test_a_card_that_says_hello_gets_the_whole_state_again(
+    quiz: Quiz, gradebook: Gradebook, repository: Repository
+) -> None:
+    """Updates that reach a model still being created are dropped by the page."""
+    view = start(quiz, gradebook, repository)
+    sent: list[list[str] | None] = []
+    view.panel.send_state = lambda key=None: sent.append(key)  # type: ignore[method-assign]
+    view.panel._handle_custom_msg({"type": "hello"}, [])
+    assert len(sent) == 1 and sent[0] is not None
+    keys = set(sent[0])
+    assert {"question", "progress", "stage", "title"} <= keys
+    assert not keys & {"_esm", "_css"}
+    view.panel._handle_custom_msg({"type": "next-please"}, [])  # other messages: not a resync
+    assert len(sent) == 1
+    case = CaseView(next(iter(quiz.cases.values())), repository)
+    case_sent: list[list[str] | None] = []
+    case.panel.send_state = lambda key=None: case_sent.append(key)  # type: ignore[method-assign]
+    case.panel._handle_custom_msg({"type": "hello"}, [])
+    assert len(case_sent) == 1 and case_sent[0] is not None and "case" in case_sent[0]
+    case.close()
+    view.close()

@@ -557,6 +557,9 @@ function render({ model, el }) {
   model.on("change:stage", onStage);
   model.on("change:question", onStage);
   draw();
+  // ask for the whole state: updates that reached the model while it was being
+  // created are dropped by the front end (teachingfiles/widgets/_resync.py)
+  model.send({ type: "hello" });
   return () => {
     clearInterval(ticker);
     model.off("change:time_left", onTimeLeft);

@@ -28,6 +28,7 @@ from teachingfiles.widgets._quiz_media import (
     pick_image,
     viewer_for,
 )
+from teachingfiles.widgets._resync import resync_on_hello
 from teachingfiles.widgets._static import static_text
 from teachingfiles.widgets.viewer import StackViewer
 
@@ -93,6 +94,7 @@ class CaseView(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no ty
             ),
         )  # fmt: skip
         self.panel.on_msg(self._on_message)
+        resync_on_hello(self.panel)
         if reveal:
             self.reveal()
 

@@ -46,6 +46,7 @@ from teachingfiles.widgets._quiz_media import (
     review_image,
     viewer_for,
 )
+from teachingfiles.widgets._resync import resync_on_hello
 from teachingfiles.widgets._static import static_text
 from teachingfiles.widgets.viewer import StackViewer
 
@@ -152,6 +153,7 @@ class QuizView(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no ty
             ),
         )  # fmt: skip
         self.panel.on_msg(self._on_message)
+        resync_on_hello(self.panel)
         self._show_current()
 
     @classmethod
