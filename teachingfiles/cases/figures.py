@@ -16,12 +16,10 @@ import io
 from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from teachingfiles.cases.geometry import Shape, place_shape, shape_in_view
 from teachingfiles.dicom.pixels import DicomImage
@@ -30,6 +28,9 @@ from teachingfiles.dicom.reformat import View, orientation_letters, plan_view
 from teachingfiles.dicom.voi import Window, apply_window
 from teachingfiles.dicom.volume import Volume
 from teachingfiles.errors import NotFoundError
+
+if TYPE_CHECKING:  # matplotlib loads on the first figure (0.5-2 s of a dashboard's start)
+    from matplotlib.figure import Figure
 
 __all__ = [
     "key_image_figure",
@@ -196,6 +197,9 @@ def key_image_figure(
     rows, cols = pixels.shape[:2]
     aspect = 1.0 if spacing is None else spacing[0] / spacing[1]
     height = width_inches * rows * aspect / cols
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(width_inches, height), dpi=dpi, facecolor="black")
     FigureCanvasAgg(fig)
     ax = fig.add_axes((0, 0, 1, 1))
