@@ -123,8 +123,10 @@ def test_readme_binder_links_launch_this_repository_and_open_files_that_exist() 
     }
 
 
-def test_pyproject_urls_if_any_name_the_same_repository() -> None:
+def test_pyproject_urls_name_the_same_repository() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     github = [u for u in project.get("urls", {}).values() if "github.com/" in u]
+    assert github, "pyproject.toml [project.urls] names no GitHub repository"
     for url in github:
-        assert url.rstrip("/").endswith(f"github.com/{_slug()}"), url
+        assert url.startswith(f"https://github.com/{_slug()}"), url
+        assert url[len(f"https://github.com/{_slug()}") :] in ("", "/", "/issues"), url
