@@ -39,4 +39,6 @@ echo "== ruff"
 echo "== mypy"
 .venv/bin/mypy
 echo "== pytest"
-.venv/bin/pytest -n 2 --dist loadgroup "$@"
+# loadfile: a test module runs on one worker, so its servers (Voila, Orthanc) start
+# once and tests that follow a learner in order (quiz, resume, gradebook) share them.
+.venv/bin/pytest -n 2 --dist loadfile "$@"

@@ -10,16 +10,15 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent / "notebooks"))
 
+from pages import keep_on_loopback
 from serving import chromium, chromium_path, voila
 
-LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 
 
@@ -101,15 +100,7 @@ def viewer_page(voila_url: str, browser: Any) -> Iterator[ViewerPage]:
     page = browser.new_page(viewport={"width": 900, "height": 1000})
     viewer = ViewerPage(page)
 
-    def route(r: Any) -> None:
-        host = urlparse(r.request.url).hostname or ""
-        if host in LOOPBACK or r.request.url.startswith(("data:", "blob:")):
-            r.continue_()
-        else:
-            viewer.outside.append(r.request.url)
-            r.abort()
-
-    page.route("**/*", route)
+    keep_on_loopback(page, viewer.outside)
     page.on("console", lambda m: m.type == "error" and viewer.console_errors.append(m.text))
     page.goto(f"{voila_url}/voila/render/viewer_blocks.ipynb")
     page.wait_for_selector(".tfv[data-full='40']", timeout=60_000)

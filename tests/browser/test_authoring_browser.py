@@ -13,11 +13,11 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import numpy as np
 import pytest
-from conftest import LOOPBACK, ViewerPage
+from conftest import ViewerPage
+from pages import keep_on_loopback
 from serving import voila
 
 from teachingfiles.cases.authoring import AuthoringSession
@@ -53,15 +53,7 @@ def author_page(author_env: dict[str, str], browser: Any) -> Iterator[ViewerPage
         page = browser.new_page(viewport={"width": 1300, "height": 1100})
         vp = ViewerPage(page)
 
-        def route(r: Any) -> None:
-            host = urlparse(r.request.url).hostname or ""
-            if host in LOOPBACK or r.request.url.startswith(("data:", "blob:")):
-                r.continue_()
-            else:
-                vp.outside.append(r.request.url)
-                r.abort()
-
-        page.route("**/*", route)
+        keep_on_loopback(page, vp.outside)
         page.on("console", lambda m: m.type == "error" and vp.console_errors.append(m.text))
         page.goto(f"{base}/voila/render/authoring_demo.ipynb")
         yield vp

@@ -16,11 +16,11 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import numpy as np
 import pytest
-from conftest import LOOPBACK, SHOTS
+from conftest import SHOTS
+from pages import canvas_xy, keep_on_loopback, wait_quiz_stage, wait_viewer_index
 from serving import dashboards
 
 from teachingfiles.cases.teaching_set import TeachingSet
@@ -77,15 +77,7 @@ class Dash:
         self.context = context
         self.page = context.new_page()
         self.outside: list[str] = []
-        self.page.route("**/*", self._route)
-
-    def _route(self, r: Any) -> None:
-        host = urlparse(r.request.url).hostname or ""
-        if host in LOOPBACK or r.request.url.startswith(("data:", "blob:")):
-            r.continue_()
-        else:
-            self.outside.append(r.request.url)
-            r.abort()
+        keep_on_loopback(self.page, self.outside)
 
     def open(self, url: str) -> None:
         self.page.goto(url)
@@ -102,32 +94,14 @@ class Dash:
         return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
     def stage(self, stage: str, question: str, timeout: float = 60_000) -> None:
-        self.page.wait_for_function(
-            "([s, q]) => { const el = document.querySelector('.tfq');"
-            " return el && el.dataset.stage === s && el.dataset.question === q"
-            " && el.dataset.busy === 'false'; }",
-            arg=[stage, question],
-            timeout=timeout,
-        )
+        wait_quiz_stage(self.page, stage, question, timeout)
 
     def viewer_index(self, index: int, timeout: float = 60_000) -> None:
-        self.page.wait_for_function(
-            "(i) => { const v = document.querySelector('.tfv');"
-            " return v && v.dataset.index === String(i) && v.dataset.imageRect"
-            " && ['preview', 'full'].includes(v.dataset.quality); }",
-            arg=index,
-            timeout=timeout,
-        )
+        wait_viewer_index(self.page, index, timeout)
 
     def canvas_xy(self, x: float, y: float, cols: int, rows: int) -> tuple[float, float]:
         """Page coordinates of image pixel (x, y) on the viewer's canvas."""
-        box = self.page.locator(".tfv-canvas").bounding_box()
-        text = self.page.locator(".tfv").get_attribute("data-image-rect")
-        left, top, width, height = (float(v) for v in str(text).split(","))
-        return (
-            box["x"] + left + (x + 0.5) * width / cols,
-            box["y"] + top + (y + 0.5) * height / rows,
-        )
+        return canvas_xy(self.page, x, y, cols, rows)
 
     def close(self) -> None:
         self.context.close()
@@ -171,8 +145,8 @@ def test_a_learner_takes_the_quiz_and_the_attempt_is_in_the_gradebook(
     start_quiz(dash, server)
     dash.stage("question", "q01", timeout=90_000)
     # the form folds away so the question fills the screen; a button brings it back
-    assert dash.page.get_by_label("Your name").is_hidden()
-    assert dash.page.get_by_role("button", name="Change set or name").is_visible()
+    dash.page.get_by_label("Your name").wait_for(state="hidden", timeout=30_000)
+    dash.page.get_by_role("button", name="Change set or name").wait_for(timeout=30_000)
     dash.viewer_index(36)
     # scroll the CT with the wheel: one notch, one slice, and back
     box = dash.page.locator(".tfv-canvas").bounding_box()

@@ -11,9 +11,9 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import pytest
+from pages import canvas_xy, keep_on_loopback, wait_quiz_stage, wait_viewer_index
 from serving import voila
 
 from teachingfiles.cases.teaching_set import TeachingSet
@@ -26,7 +26,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
 SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 SET = "teaching-sets/covid19-rsna-categories.yaml"
 LEARNER = "browser-resident"
-LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 
 @pytest.fixture(scope="module")
@@ -68,22 +67,10 @@ class QuizPage:
         return "\n".join(self.frames) + self.page.content()
 
     def stage(self, stage: str, question: str, timeout: float = 60_000) -> None:
-        self.page.wait_for_function(
-            "([s, q]) => { const el = document.querySelector('.tfq');"
-            " return el && el.dataset.stage === s && el.dataset.question === q"
-            " && el.dataset.busy === 'false'; }",
-            arg=[stage, question],
-            timeout=timeout,
-        )
+        wait_quiz_stage(self.page, stage, question, timeout)
 
     def viewer_ready(self, index: int, timeout: float = 60_000) -> None:
-        self.page.wait_for_function(
-            "(i) => { const v = document.querySelector('.tfv');"
-            " return v && v.dataset.index === String(i) && v.dataset.imageRect"
-            " && ['preview', 'full'].includes(v.dataset.quality); }",
-            arg=index,
-            timeout=timeout,
-        )
+        wait_viewer_index(self.page, index, timeout)
 
     def shot(self, name: str) -> None:
         SHOTS.mkdir(parents=True, exist_ok=True)
@@ -94,15 +81,7 @@ def open_page(browser: Any, url: str) -> QuizPage:
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
     qp = QuizPage(page)
 
-    def route(r: Any) -> None:
-        host = urlparse(r.request.url).hostname or ""
-        if host in LOOPBACK or r.request.url.startswith(("data:", "blob:")):
-            r.continue_()
-        else:
-            qp.outside.append(r.request.url)
-            r.abort()
-
-    page.route("**/*", route)
+    keep_on_loopback(page, qp.outside)
     page.on("websocket", qp.on_socket)
     page.goto(url)
     return qp
@@ -159,10 +138,7 @@ def test_answer_key_is_not_on_the_page_before_submit(quiz_page: QuizPage, quiz: 
 
 
 def screen_xy(qp: QuizPage, x: float, y: float, cols: int, rows: int) -> tuple[float, float]:
-    box = qp.page.locator(".tfv-canvas").bounding_box()
-    text = qp.page.locator(".tfv").get_attribute("data-image-rect")
-    left, top, width, height = (float(v) for v in str(text).split(","))
-    return box["x"] + left + (x + 0.5) * width / cols, box["y"] + top + (y + 0.5) * height / rows
+    return canvas_xy(qp.page, x, y, cols, rows)
 
 
 def test_click_the_finding_then_feedback_with_overlay_and_gradebook(

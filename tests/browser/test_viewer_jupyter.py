@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlparse
 
 import numpy as np
 import pytest
-from conftest import LOOPBACK, ViewerPage
+from conftest import ViewerPage
+from pages import keep_on_loopback
 from serving import jupyter
 from volumes import BLOCK, BLOCK_SHAPE, BLOCK_WINDOW, block_value
 
@@ -36,15 +36,7 @@ def jupyter_page(request: pytest.FixtureRequest, browser: Any) -> Iterator[Viewe
         page = browser.new_page(viewport={"width": 1200, "height": 1000})
         viewer = ViewerPage(page)
 
-        def route(r: Any) -> None:
-            host = urlparse(r.request.url).hostname or ""
-            if host in LOOPBACK or r.request.url.startswith(("data:", "blob:")):
-                r.continue_()
-            else:
-                viewer.outside.append(r.request.url)
-                r.abort()
-
-        page.route("**/*", route)
+        keep_on_loopback(page, viewer.outside)
         page.goto(f"{base}{URLS[app]}?token={token}", timeout=60_000)
         try:
             yield viewer
