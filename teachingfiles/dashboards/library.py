@@ -16,6 +16,7 @@ says so.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import os
 from pathlib import Path
@@ -33,7 +34,7 @@ from teachingfiles.dicom.presets import WindowPreset
 from teachingfiles.errors import TeachingFilesError
 from teachingfiles.quiz.resolve import resolve
 from teachingfiles.repository.records import Study
-from teachingfiles.repository.repository import Repository
+from teachingfiles.repository.repository import CATALOG_DIR, Repository
 from teachingfiles.vocabulary import Appearance, Finding, Severity
 from teachingfiles.widgets._quiz_media import Shot, VolumeCache, viewer_for
 from teachingfiles.widgets.case_view import CaseView
@@ -54,6 +55,10 @@ def study_thumbnail(
 ) -> bytes | None:
     """Return a JPEG of the middle image of the study's first series (None if it has none).
 
+    Thumbnails are kept beside the catalog (``.teachingfiles/thumbnails``), keyed by
+    the image file's path, size and modification time, the window and the size: the
+    library of every later visitor opens without decoding an image.
+
     Parameters
     ----------
     window
@@ -63,12 +68,43 @@ def study_thumbnail(
     for series in repository.series(study.study_uid):
         items = repository.instances(series.series_uid)
         if items:
-            image = DicomImage.from_file(items[len(items) // 2].path)
-            index = image.number_of_frames // 2
+            path = Path(items[len(items) // 2].path)
             preset = window if str(series.modality) == "CT" else None  # presets are CT's
+            stored = _thumbnail_file(repository, path, preset, size)
+            if stored is not None and stored.is_file():
+                return stored.read_bytes()
+            image = DicomImage.from_file(path)
+            index = image.number_of_frames // 2
             pixels = view_pixels(image, index=index, window=preset)[0]
-            return thumbnail_jpeg(pixels, size=size)
+            jpeg = thumbnail_jpeg(pixels, size=size)
+            if stored is not None:
+                _store(stored, jpeg)
+            return jpeg
     return None
+
+
+def _thumbnail_file(
+    repository: Repository, path: Path, window: WindowPreset | str | None, size: int
+) -> Path | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    name = getattr(window, "name", window)
+    key = f"{path}|{st.st_size}|{st.st_mtime_ns}|{name}|{size}|1"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    return repository.root / CATALOG_DIR / "thumbnails" / f"{digest}.jpg"
+
+
+def _store(target: Path, data: bytes) -> None:
+    """Write ``data`` to ``target`` atomically; a read-only repository just goes without."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(f".{os.getpid()}.partial")
+        partial.write_bytes(data)
+        partial.replace(target)
+    except OSError:
+        pass  # a cache: the thumbnail is drawn again next time
 
 
 def _choices(values: list[str]) -> list[tuple[str, str]]:
