@@ -10,18 +10,19 @@ Lossless CT series generated here, and measures, each run with an empty cache:
   each instance cached and decoded as it lands); ``first_slice_ms`` until the
   middle slice (the one the viewer opens on) is decoded, ``series_s`` until the
   whole volume is;
-* baseline: ``dicomweb_client.DICOMwebClient.retrieve_series`` followed by
-  sorting and ``pixel_array`` of every dataset (``baseline_series_s``), asking
-  for ``transfer-syntax=*`` as ours does, so both receive the same bytes: the
-  RLE Lossless files as stored (40 MB), decoded on the client;
-* the same baseline with dicomweb-client's default Accept
-  (``baseline_transcoded_s``): no transfer syntax named means Explicit VR Little
-  Endian, so Orthanc decodes every instance and sends 80 MB of raw pixels (its
-  CPU, not the client's, decodes). Reported for reference, not used for the
-  speed-up: the bytes delivered differ;
+* baseline, as the issue names it: plain ``dicomweb_client.DICOMwebClient.retrieve_series``
+  (its defaults) followed by sorting and ``pixel_array`` of every dataset
+  (``baseline_series_s``, ``speedup``). The default Accept names no transfer
+  syntax, so Orthanc decodes every RLE instance and sends Explicit VR Little
+  Endian: 80 MB of raw pixels, decoded on the server. Asking for the stored bytes
+  (``transfer-syntax=*``) is part of what ours does differently;
+* the same call tuned to ask for ``transfer-syntax=*`` as ours does
+  (``baseline_same_bytes_s``, ``speedup_same_bytes``): both receive the same
+  40 MB of RLE as stored and decode it on the client. The stricter comparison:
+  it isolates our streaming, caching and decoding from the choice of bytes;
 * the client's CPU time (``time.process_time``: every thread of this process,
   not Orthanc's) for ours, until the volume is decoded and the cache's files are
-  written (``series_cpu_s``), and for the baseline (``baseline_cpu_s``):
+  written (``series_cpu_s``), and for the same-bytes baseline (``baseline_cpu_s``):
   ``cpu_ratio``. Wall times swing with whatever else runs on a shared machine;
   the CPU each side spends much less so;
 * cached re-open of the same series (no request made): ``cached_reopen_s`` until
@@ -124,11 +125,11 @@ def run(slices: int, repeat: int) -> dict[str, Any]:
         "repeat": repeat,
         "first_slice_ms": round(first * 1000, 1),
         "series_s": round(whole, 3),
-        "baseline_series_s": round(baseline, 3),
-        "speedup": round(baseline / whole, 2),
-        "baseline_transcoded_s": round(baseline_transcoded, 3),
-        "speedup_vs_transcoded": round(baseline_transcoded / whole, 2),
-        "baseline_asks": "transfer-syntax=* (the stored RLE bytes, as ours)",
+        "baseline_series_s": round(baseline_transcoded, 3),
+        "speedup": round(baseline_transcoded / whole, 2),
+        "baseline_asks": "dicomweb-client's default Accept (Orthanc transcodes to raw pixels)",
+        "baseline_same_bytes_s": round(baseline, 3),
+        "speedup_same_bytes": round(baseline / whole, 2),
         "series_cpu_s": round(cpu, 3),
         "baseline_cpu_s": round(baseline_cpu, 3),
         "cpu_ratio": round(baseline_cpu / cpu, 2),
@@ -156,16 +157,15 @@ def main() -> None:
     print(f"{args.slices}-slice 512x512 RLE CT over DICOMweb (Orthanc), median of {args.repeat}")
     print(f"  first slice screen-ready      {result['first_slice_ms']:8.1f} ms")
     print(f"  whole series (ours)           {result['series_s']:8.3f} s")
-    print(f"  whole series (retrieve+decode){result['baseline_series_s']:8.3f} s  (same bytes)")
+    print(f"  whole series (retrieve+decode){result['baseline_series_s']:8.3f} s  (plain call)")
     print(f"  speed-up                      {result['speedup']:8.2f} x")
     print(
-        f"  client CPU, ours / baseline   {result['series_cpu_s']:8.3f} / "
-        f"{result['baseline_cpu_s']:.3f} s ({result['cpu_ratio']}x less; holds on a busy machine)"
+        f"  baseline asking the same bytes{result['baseline_same_bytes_s']:8.3f} s "
+        f"(transfer-syntax=*: {result['speedup_same_bytes']}x; the stricter comparison)"
     )
     print(
-        f"  baseline asking the default   {result['baseline_transcoded_s']:8.3f} s "
-        f"(Orthanc transcodes to raw pixels; {result['speedup_vs_transcoded']}x; not "
-        "the same bytes, for reference)"
+        f"  client CPU, ours / same bytes {result['series_cpu_s']:8.3f} / "
+        f"{result['baseline_cpu_s']:.3f} s ({result['cpu_ratio']}x less; holds on a busy machine)"
     )
     print(
         f"  cached re-open, slice ready   {result['cached_reopen_s'] * 1000:8.1f} ms "
