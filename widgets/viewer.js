@@ -60,9 +60,11 @@ const FULL_DURING_PREVIEW_FAST = 3;
 const SAVE_EVERY_MS = 40;
 // "auto" sends "planes" (half the bytes of raw CT for ~0.7 ms of kernel time a slice)
 // and switches to "deflate" below this link throughput (bytes per ms, kernel time
-// excluded): deflate saves a further fifth of the bytes for ~10 ms of kernel CPU a
-// slice, which pays only on a link slower than ~8 MB/s.
-const SLOW_LINK_BYTES_PER_MS = 8e3;
+// excluded). Deflate saves a further fifth of the bytes but costs ~10 ms of kernel
+// CPU a slice and an inflate per chunk in the page: under the benchmark's emulated
+// 100 Mbit/s link (measured at 5-8 MB/s) it took 54 s to full quality where planes
+// took ~10 s, so it is kept for really slow links only.
+const SLOW_LINK_BYTES_PER_MS = 2e3;
 // above this the link is "fast": full-quality chunks may travel beside the previews
 const FAST_LINK_BYTES_PER_MS = 25e3;
 
