@@ -59,12 +59,11 @@ const PROBE_CHUNK_BYTES = 2 ** 21; // their chunks: 2 MB of values, ~1 MB as pla
 const FULL_DURING_PREVIEW_FAST = 3;
 const SAVE_EVERY_MS = 40;
 // "auto" sends "planes" (half the bytes of raw CT for ~0.7 ms of kernel time a slice)
-// and switches to "deflate" below this link throughput (bytes per ms, kernel time
-// excluded). Deflate saves a further fifth of the bytes but costs ~10 ms of kernel
-// CPU a slice and an inflate per chunk in the page: under the benchmark's emulated
-// 100 Mbit/s link (measured at 5-8 MB/s) it took 54 s to full quality where planes
-// took ~10 s, so it is kept for really slow links only.
-const SLOW_LINK_BYTES_PER_MS = 2e3;
+// and would switch to "deflate" below this link throughput (bytes per ms, kernel time
+// excluded). Measured under the benchmark's emulated 100 Mbit/s + 20 ms link, the
+// switch made things worse (deflate: 54-65 s to full quality; planes: ~10 s), so auto
+// never switches; transfer="deflate" still asks for it explicitly.
+const SLOW_LINK_BYTES_PER_MS = 0;
 // above this the link is "fast": full-quality chunks may travel beside the previews
 const FAST_LINK_BYTES_PER_MS = 25e3;
 
