@@ -155,7 +155,7 @@ class StackViewer(anywidget.AnyWidget):
     chunk_mb = traitlets.Float(4.0, help="Largest binary message, MB (at most 8)").tag(sync=True)
     transfer = traitlets.Unicode(
         "auto",
-        help="Full-quality encoding: auto (planes, deflate on a slow link), planes, raw or deflate",
+        help="Full-quality encoding: auto (planes), planes, raw or deflate (fewer bytes, more CPU)",
     ).tag(sync=True)
     preview_quality = traitlets.Int(
         70, help="JPEG quality of the preview (70: a third fewer bytes than 85, shown briefly)"
