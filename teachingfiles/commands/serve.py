@@ -28,7 +28,14 @@ from typing import Any
 
 from teachingfiles.errors import UsageError
 
-__all__ = ["DASHBOARDS", "can_open_browser", "dashboards_dir", "register"]
+__all__ = [
+    "DASHBOARDS",
+    "can_open_browser",
+    "dashboards_dir",
+    "dashboards_env",
+    "register",
+    "voila_options",
+]
 
 #: The dashboard notebooks, in the order the start line lists them.
 DASHBOARDS: tuple[str, ...] = ("quiz.ipynb", "library.ipynb", "gradebook.ipynb")
@@ -182,30 +189,48 @@ def _wait(url: str, proc: subprocess.Popen[bytes], timeout: float = 120.0) -> No
     raise UsageError(f"Voila did not answer {url} within {timeout:g} s")
 
 
+def dashboards_env(root: Path, gradebook: str) -> dict[str, str]:
+    """Return what the dashboards read from the environment, beyond the caller's own.
+
+    The repository and gradebook (``TEACHINGFILES_REPOSITORY`` /
+    ``TEACHINGFILES_GRADEBOOK``) and the offline ``teachingfiles`` template on
+    ``JUPYTER_PATH``.
+    """
+    from teachingfiles.dashboards import ENV_GRADEBOOK, ENV_REPOSITORY, jupyter_path
+
+    return {
+        ENV_REPOSITORY: str(root),
+        ENV_GRADEBOOK: gradebook,
+        "JUPYTER_PATH": os.pathsep.join(
+            p for p in (str(jupyter_path()), os.environ.get("JUPYTER_PATH", "")) if p
+        ),
+    }
+
+
+def voila_options() -> list[str]:
+    """Return Voila's options for the dashboards (after the folder; no port, no address)."""
+    from teachingfiles.dashboards import TEMPLATE
+
+    return [
+        f"--template={TEMPLATE}",  # tracebacks stay hidden: Voila's default
+        # nbclient gives up waiting for a cell's output after 4 s and the page then
+        # lacks the dashboard; with many kernels starting at once on a busy machine
+        # the output can lag that long (seen with 20 learners on 2 cores)
+        "--VoilaExecutor.iopub_timeout=60",
+    ]
+
+
 def _serve(args: argparse.Namespace) -> int:
-    from teachingfiles.dashboards import ENV_GRADEBOOK, ENV_REPOSITORY, TEMPLATE, gradebook_url
-    from teachingfiles.dashboards import jupyter_path as template_path
+    from teachingfiles.dashboards import gradebook_url
 
     folder = dashboards_dir()
     root = _repository(args)
     gradebook = args.gradebook or gradebook_url()
     port = args.port or _free_port()
-    env = {
-        **os.environ,
-        ENV_REPOSITORY: str(root),
-        ENV_GRADEBOOK: gradebook,
-        "JUPYTER_PATH": os.pathsep.join(
-            p for p in (str(template_path()), os.environ.get("JUPYTER_PATH", "")) if p
-        ),
-    }
+    env = {**os.environ, **dashboards_env(root, gradebook)}
     cmd = [
         sys.executable, "-m", "voila", str(folder), "--no-browser", f"--port={port}",
-        "--Voila.ip=127.0.0.1", "--ServerApp.ip=127.0.0.1", f"--template={TEMPLATE}",
-        "--show_tracebacks=False",
-        # nbclient gives up waiting for a cell's output after 4 s and the page then
-        # lacks the dashboard; with many kernels starting at once on a busy machine
-        # the output can lag that long (seen with 20 learners on 2 cores)
-        "--VoilaExecutor.iopub_timeout=60",
+        "--Voila.ip=127.0.0.1", "--ServerApp.ip=127.0.0.1", *voila_options(),
     ]  # fmt: skip
     proc = subprocess.Popen(cmd, cwd=folder, env=env)
 

@@ -63,6 +63,16 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: floa
     )
 
 
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a server by its process id: terminate, then kill if it lingers."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 class Server(str):
     """The base URL of a running server (a ``str``), with its process id."""
 
@@ -98,12 +108,7 @@ def voila(
         _wait_http(f"{base}/voila/tree", proc, log, timeout)
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop(proc)
         shutil.rmtree(logdir, ignore_errors=True)
 
 
@@ -116,18 +121,10 @@ def dashboards(repository: Path, gradebook: str, timeout: float = 90.0) -> Itera
     ``teachingfiles`` template on ``JUPYTER_PATH``; no JupyterHub user, so the quiz
     asks for a name.
     """
-    from teachingfiles.commands.serve import dashboards_dir
-    from teachingfiles.dashboards import ENV_GRADEBOOK, ENV_REPOSITORY, TEMPLATE, jupyter_path
+    from teachingfiles.commands.serve import dashboards_dir, dashboards_env, voila_options
 
-    env = {
-        ENV_REPOSITORY: str(repository),
-        ENV_GRADEBOOK: gradebook,
-        "JUPYTERHUB_USER": "",
-        "JUPYTER_PATH": os.pathsep.join(
-            p for p in (str(jupyter_path()), os.environ.get("JUPYTER_PATH", "")) if p
-        ),
-    }
-    with voila(dashboards_dir(), env=env, timeout=timeout, args=[f"--template={TEMPLATE}"]) as base:
+    env = {**dashboards_env(repository, gradebook), "JUPYTERHUB_USER": ""}
+    with voila(dashboards_dir(), env=env, timeout=timeout, args=voila_options()) as base:
         yield base
 
 
@@ -180,12 +177,7 @@ def jupyter(
         _wait_http(f"{base}/api/status?token={token}", proc, log, timeout)
         yield base, token
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop(proc)
         shutil.rmtree(home, ignore_errors=True)
 
 
