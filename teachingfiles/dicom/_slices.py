@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import pydicom
 from pydicom.dataset import Dataset
+from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from teachingfiles.dicom.pixels import (
     MONOCHROME,
@@ -33,7 +34,6 @@ from teachingfiles.errors import DecodeError, InvalidDicomError, TeachingFilesEr
 __all__ = ["SliceHeader", "fix_bits", "read_slice_headers"]
 
 _UNCOMPRESSED_LE = ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1")
-_DEFLATED = "1.2.840.10008.1.2.1.99"
 
 
 def _floats(value: Any, n: int) -> tuple[float, ...] | None:
@@ -124,7 +124,7 @@ class SliceHeader:
             pixel_dtype=_fast_dtype(ds, bits_allocated),
             bits_stored=int(bits_stored or bits_allocated or 16),
             dataset=None if where else ds,
-            deflated=transfer_syntax(ds) == _DEFLATED,
+            deflated=transfer_syntax(ds) == DeflatedExplicitVRLittleEndian,
         )
 
     def read_stored(self) -> npt.NDArray[Any]:
@@ -279,5 +279,5 @@ def _from_fast_header(path: str) -> SliceHeader | None:
         pixel_offset=h.pixel_offset if dtype else None,
         pixel_dtype=dtype,
         bits_stored=int(h.bits_stored or bits or 16),
-        deflated=h.transfer_syntax == _DEFLATED,
+        deflated=h.transfer_syntax == DeflatedExplicitVRLittleEndian,
     )

@@ -45,6 +45,7 @@ __all__ = [
     "DicomHeader",
     "read_header",
     "read_header_pydicom",
+    "transfer_syntax_of",
 ]
 
 _PIXEL_TAGS = (0x7FE00008, 0x7FE00009, 0x7FE00010)  # Float, Double Float, Pixel Data
@@ -280,6 +281,17 @@ def read_header(
     finally:
         os.close(fd)
     return read_header_pydicom(name)
+
+
+def transfer_syntax_of(data: bytes) -> str | None:
+    """Return the Transfer Syntax UID of a DICOM file held in memory (``None`` if none).
+
+    Reads the File Meta Information only, as :func:`read_header` does.
+    """
+    try:
+        return _meta(_Buffer(None, len(data), data), "<bytes>")[0]
+    except (InvalidDicomError, _SurpriseError):
+        return None
 
 
 def _meta(buf: _Buffer, path: str) -> tuple[str, int]:

@@ -8,8 +8,8 @@ is decoded, and pydicom's decoder front end adds its option checks: together
 about as long as the RLE decode itself (~0.5 ms for 512x512 with
 pylibjpeg-rle). So this module only finds, in the bytes:
 
-* the Transfer Syntax UID, walking the file meta group (always Explicit VR
-  Little Endian, a few elements), and
+* the Transfer Syntax UID (the catalog's header reader reads the file meta
+  group from the bytes), and
 * the Pixel Data value: the last element of the file, found from the end and
   checked item by item up to its closing delimiter (encapsulated), or by its
   exact length (native),
@@ -32,15 +32,12 @@ import numpy as np
 import numpy.typing as npt
 from rle.utils import decode_pixel_data
 
-__all__ = ["DEFLATED", "decode_part", "stored_dtype", "transfer_syntax"]
+from teachingfiles.dicom.headers import transfer_syntax_of as transfer_syntax
+
+__all__ = ["decode_part", "stored_dtype", "transfer_syntax"]
 
 RLE_LOSSLESS = "1.2.840.10008.1.2.5"
-#: Deflated Explicit VR Little Endian: pydicom must inflate the whole file to decode it.
-DEFLATED = "1.2.840.10008.1.2.1.99"
 _NATIVE_LE = ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1")
-#: VRs of the file meta group with a 4-byte length (after two reserved bytes).
-_LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN",
-                       b"UR", b"UT", b"UV"})  # fmt: skip
 #: (7FE0,0010) Pixel Data, VR OB, undefined length: encapsulated (compressed) pixels.
 _ENCAPSULATED = b"\xe0\x7f\x10\x00OB\x00\x00\xff\xff\xff\xff"
 _ITEM = b"\xfe\xff\x00\xe0"
@@ -68,25 +65,6 @@ def stored_dtype(attrs: Mapping[str, Any]) -> str | None:
         return f"<{'i' if int(signed or 0) == 1 else 'u'}{int(bits) // 8}"
     except (TypeError, ValueError):
         return None
-
-
-def transfer_syntax(data: bytes) -> str | None:
-    """Return the Transfer Syntax UID (0002,0010) of a DICOM file's bytes (its file meta)."""
-    if data[128:132] != b"DICM":
-        return None
-    pos = 132
-    for _ in range(64):  # the file meta group has a dozen elements at most
-        if data[pos : pos + 2] != b"\x02\x00":
-            return None  # left group 0002 without meeting it
-        element, vr = data[pos + 2 : pos + 4], data[pos + 4 : pos + 6]
-        if vr in _LONG_VRS:
-            length, start = int.from_bytes(data[pos + 8 : pos + 12], "little"), pos + 12
-        else:
-            length, start = int.from_bytes(data[pos + 6 : pos + 8], "little"), pos + 8
-        if element == b"\x10\x00":
-            return data[start : start + length].rstrip(b"\x00 ").decode("ascii", "replace")
-        pos = start + length
-    return None
 
 
 def _rle_frame(data: bytes) -> bytes | None:

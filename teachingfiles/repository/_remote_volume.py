@@ -32,13 +32,13 @@ import numpy.typing as npt
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.pixels.utils import pixel_array
+from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from teachingfiles.dicom._slices import fix_bits
 from teachingfiles.dicom.volume import SliceHeader, Volume
 from teachingfiles.errors import InvalidDicomError, RepositoryError
 from teachingfiles.repository._download import SeriesDownload
 from teachingfiles.repository._part_pixels import (
-    DEFLATED,
     decode_part,
     stored_dtype,
     transfer_syntax,
@@ -322,7 +322,9 @@ class RemoteVolume(Volume):
         fast = cls._decode_fast(data, header)
         if fast is not None:
             return fast
-        if transfer_syntax(data) == DEFLATED:  # pydicom's stream decoder cannot inflate it
+        if (
+            transfer_syntax(data) == DeflatedExplicitVRLittleEndian
+        ):  # pydicom's stream decoder cannot inflate it
             stored = pixel_array(pydicom.dcmread(BytesIO(data)))
         else:
             stored = pixel_array(BytesIO(data))
