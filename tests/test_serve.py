@@ -112,6 +112,17 @@ def test_serve_refuses_other_schemes_and_a_mirror_for_a_folder(
     assert "only for a DICOMweb URL" in capsys.readouterr().err
 
 
+def test_serve_refuses_a_folder_without_studies(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "notes.txt").write_text("not an image")
+    assert main(["serve", "--repository", str(tmp_path), "--no-browser"]) == 1
+    err = capsys.readouterr().err
+    assert f"--repository {tmp_path}: no DICOM studies found (1 file(s) skipped" in err
+    assert main(["serve", "--repository", str(tmp_path / "missing"), "--no-browser"]) == 1
+    assert "not a folder" in capsys.readouterr().err
+
+
 def test_a_browser_is_opened_only_where_one_can_be_shown(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("DISPLAY", "WAYLAND_DISPLAY", "BROWSER"):
         monkeypatch.delenv(name, raising=False)

@@ -171,7 +171,14 @@ def _repository(args: argparse.Namespace) -> Path:
         raise UsageError(f"--repository {root}: not a folder; give a repository folder")
     from teachingfiles.repository import Repository
 
-    Repository.open(root).close()  # index a folder that has no catalog yet
+    with Repository.open(root) as repo:  # indexes a folder that has no catalog yet
+        if not repo.collections():
+            skipped = len(repo.skipped())
+            seen = f" ({skipped} file(s) skipped: `teachingfiles index {root}` says why)"
+            raise UsageError(
+                f"--repository {root}: no DICOM studies found{seen if skipped else ''}; give "
+                "the folder of a TCIA download, a PACS export or `teachingfiles demo build DIR`"
+            )
     return root
 
 
