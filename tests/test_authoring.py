@@ -6,17 +6,20 @@ imports) works on its own copy of the demo repository, never on ``demo_root``.
 
 from __future__ import annotations
 
+import html
 import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pydicom
 import pytest
 
 from teachingfiles.cases.authoring import AuthoringSession, LabelChoice, default_labels
 from teachingfiles.cases.teaching_set import TeachingSet
 from teachingfiles.commands.validate import validate
+from teachingfiles.dicom.volume import Volume
 from teachingfiles.errors import FormatError, ManifestError, NotFoundError, UsageError
 from teachingfiles.quiz import resolve
 from teachingfiles.quiz.questions import QuestionKind
@@ -339,4 +342,223 @@ def test_the_widget_draws_edits_saves_and_previews(repo: Repository, tmp_path: P
     preview = view.preview()
     assert isinstance(preview, CaseView)
     assert not preview.revealed
+    view.close()
+
+
+# ---------------------------------------------------------------- drawing on every plane
+def _viewer_event(volume: object, view: str, index: int, kind: str, points: list[list[float]]):
+    """The event the viewer hands the authoring view when a shape is drawn on ``view``."""
+    viewer = StackViewer(volume, view=view, index=index)
+    got: list[dict[str, object]] = []
+    viewer.on_shape(got.append)
+    viewer._on_message(viewer, {"type": "shape", "kind": kind, "index": index,
+                                "points": points}, [])  # fmt: skip
+    viewer.close()
+    return got[0]
+
+
+def _axial_patient(path: str, x: float, y: float) -> np.ndarray:
+    """Patient mm of pixel (x, y) of a DICOM image, from its own header (not our geometry)."""
+    ds = pydicom.dcmread(path, stop_before_pixels=True)
+    origin = np.asarray(ds.ImagePositionPatient, float)
+    row_dir, col_dir = np.asarray(ds.ImageOrientationPatient[:3], float), np.asarray(
+        ds.ImageOrientationPatient[3:], float)  # fmt: skip
+    dy, dx = (float(v) for v in ds.PixelSpacing)
+    return origin + x * dx * row_dir + y * dy * col_dir
+
+
+@pytest.fixture
+def drawn(repo: Repository, tmp_path: Path) -> Iterator[tuple[AuthoringSession, Volume]]:
+    """A session with one CT case (RICORD 1B) and its series opened as the viewer holds it."""
+    session = _session(repo, tmp_path)
+    case = session.add_case(_ct_study(repo), case_id="ct-1")
+    volume = Volume.open([i.path for i in repo.instances(case.series_uid or "")])
+    yield session, volume
+    volume.close()
+
+
+def test_a_point_on_a_coronal_image_lands_on_the_axial_slice_under_it(
+    drawn: tuple[AuthoringSession, Volume], repo: Repository
+) -> None:
+    session, volume = drawn
+    event = _viewer_event(volume, "coronal", 300, "point", [[120.25, 21.0]])
+    (ann,) = session.draw_in_view("ct-1", "point", event["points"], view="coronal",
+                                  index=300, label="Mild", volume=volume)  # fmt: skip
+    assert ann.drawn_on == ("coronal", 300)
+    path = repo.instances(ann.series_uid)[ann.slice].path
+    # the same spot in the patient, read back through the axial image's own header
+    assert np.allclose(_axial_patient(path, *ann.points[0]), event["patient_points"][0])
+    assert ann.points[0][0] == 120.25  # the column is kept to the hundredth of a pixel
+    # and the same through a second route: the session opens the series itself
+    (again,) = session.draw_in_view("ct-1", "point", event["points"], view="coronal",
+                                    index=300, label="Mild")  # fmt: skip
+    assert (again.slice, again.sop_uid, again.points) == (ann.slice, ann.sop_uid, ann.points)
+
+
+def test_a_coronal_box_becomes_one_box_per_axial_slice_it_crosses(
+    drawn: tuple[AuthoringSession, Volume], repo: Repository
+) -> None:
+    session, volume = drawn
+    corners = [[100.0, 10.0], [160.0, 20.4]]  # rows 10 to 20.4 of the coronal image
+    event = _viewer_event(volume, "coronal", 256, "box", corners)
+    made = session.draw_in_view("ct-1", "box", corners, view="coronal", index=256,
+                                label="Typical", volume=volume)  # fmt: skip
+    instances = repo.instances(made[0].series_uid)
+    top, bottom = (p[2] for p in event["patient_points"])  # z (mm) of the box's edges
+    plane_y = event["patient_points"][0][1]  # the coronal plane's y (mm)
+    zs = {i: float(pydicom.dcmread(inst.path, stop_before_pixels=True).ImagePositionPatient[2])
+          for i, inst in enumerate(instances)}  # fmt: skip
+    # exactly the slices whose z lies within the box, each once
+    assert sorted(a.slice for a in made) == sorted(
+        i for i, z in zs.items() if min(top, bottom) <= z <= max(top, bottom)
+    )
+    assert len(made) == 11
+    for a in made:
+        assert a.kind.value == "box" and a.drawn_on == ("coronal", 256)
+        assert a.sop_uid == instances[a.slice].sop_instance_uid
+        (x0, y0), (x1, y1) = a.points
+        path = instances[a.slice].path
+        # the box runs from the drawn left to right edge, one pixel row deep around the plane
+        assert np.allclose(_axial_patient(path, x0, 0)[0], event["patient_points"][0][0])
+        assert np.allclose(_axial_patient(path, x1, 0)[0], event["patient_points"][1][0])
+        lo, hi = _axial_patient(path, 0, y0)[1], _axial_patient(path, 0, y1)[1]
+        assert np.isclose(hi - lo, volume.spacing[1]) and np.isclose(
+            (lo + hi) / 2, plane_y, atol=1e-3
+        )  # the viewer rounds to µm
+    assert len({a.group for a in made}) == 1 and made[0].group
+
+
+def test_a_sagittal_outline_covers_the_same_pixels_on_the_axial_slices(
+    drawn: tuple[AuthoringSession, Volume],
+) -> None:
+    from teachingfiles.cases import polygon_to_mask
+    from teachingfiles.dicom.reformat import plan_view
+
+    session, volume = drawn
+    ring = [[200.3, 5.2], [340.7, 9.9], [300.1, 40.6], [260.2, 20.3], [215.6, 33.8]]  # a "W"
+    made = session.draw_in_view("ct-1", "polygon", ring, view="sagittal", index=200,
+                                label="Atelectasis", volume=volume)  # fmt: skip
+    plan = plan_view(volume, "sagittal")
+    drawn_mask = polygon_to_mask(ring, plan.shape[1:])  # the pixels of the sagittal image
+    stored = np.zeros_like(drawn_mask)
+    for a in made:  # rasterise every axial strip and read it back in the sagittal image
+        axial = polygon_to_mask(a.points, volume.shape[1:])
+        assert not axial[:, 199].any() and not axial[:, 201].any()  # one column deep
+        rows = np.flatnonzero(axial[:, 200])
+        view = plan.from_volume([[volume.index_of(a.sop_uid), r, 200] for r in rows])
+        assert np.allclose(view[:, 0], 200)  # on the image it was drawn on
+        stored[np.rint(view[:, 2]).astype(int), np.rint(view[:, 1]).astype(int)] = True
+    assert drawn_mask.sum() > 500
+    assert np.array_equal(stored, drawn_mask)
+    # a "W" gives two strips on the slices through both of its arms
+    assert max(sum(1 for b in made if b.slice == a.slice) for a in made) == 2
+
+
+def test_a_drawing_on_a_reformat_is_kept_relabelled_and_deleted_as_one(
+    drawn: tuple[AuthoringSession, Volume], repo: Repository
+) -> None:
+    session, volume = drawn
+    ring = [[100, 29.6], [150, 29.6], [125, 40.2]]
+    made = session.draw_in_view("ct-1", "freehand", ring, view="coronal", index=250,
+                                label="Typical", volume=volume)  # fmt: skip
+    single = session.draw("ct-1", "box", [[10, 10], [20, 20]], slice=5, label="Typical")
+    assert [a.slice for a in made] == list(range(23, 34))  # rows 29.6..40.2, head at the top
+    assert all(len(a.points) == 4 for a in made)  # each slice's strip, as a closed outline
+    # a new session on the draft (a restart) keeps the drawing together
+    again = AuthoringSession(repo, session.draft_path)
+    assert again.annotations == session.annotations
+    assert again.drawing(made[3].id) == made
+    assert again.drawing(single.id) == (single,)
+    again.relabel(made[0].id, "Atelectasis")
+    assert {a.label for a in again.drawing(made[5].id)} == {"Atelectasis"}
+    assert again.annotations[-1].label == "Typical"
+    with pytest.raises(
+        UsageError,
+        match=r"part of a shape drawn on the coronal image 251 → 11 "
+        r"axial outlines, slices 24-34; it cannot move alone",
+    ):
+        again.move_annotation(made[2].id, 7)  # fmt: skip
+    # published: one MD.ai annotation per slice, on that slice's image
+    project = read_mdai(again.publish_annotations())
+    sops = [a.sop_uid for a in project.annotations() if a.id != single.id]
+    assert sops == [a.sop_uid for a in made]
+    again.delete_annotation(made[7].id)
+    assert again.annotations == (single,)
+
+
+def test_drawing_in_a_view_checks_the_view_and_image(
+    drawn: tuple[AuthoringSession, Volume],
+) -> None:
+    session, volume = drawn
+    (axial,) = session.draw_in_view("ct-1", "box", [[30, 40], [10, 20]], view="axial",
+                                    index=12, label="Typical", volume=volume)  # fmt: skip
+    assert (axial.slice, axial.points, axial.drawn_on, axial.group) == (
+        12, ((10.0, 20.0), (30.0, 40.0)), None, "")  # fmt: skip
+    with pytest.raises(ValueError, match="oblique"):
+        session.draw_in_view("ct-1", "point", [[1, 1]], view="oblique", index=0,
+                             label="Typical", volume=volume)  # fmt: skip
+    with pytest.raises(
+        UsageError,
+        match=r"case 'ct-1': sagittal image 512 does not exist "
+        r"\(0 to 511\)",
+    ):
+        session.draw_in_view("ct-1", "point", [[1, 1]], view="sagittal", index=512,
+                             label="Typical", volume=volume)  # fmt: skip
+    with pytest.raises(UsageError, match="a box needs at least 2 points, got 1"):
+        session.draw_in_view("ct-1", "box", [[1, 1]], view="coronal", index=3,
+                             label="Typical", volume=volume)  # fmt: skip
+    assert len(session.annotations) == 1
+
+
+@pytest.mark.slow
+def test_the_widget_draws_on_coronal_and_sagittal_and_says_where_it_went(
+    repo: Repository, tmp_path: Path
+) -> None:
+    session = _session(repo, tmp_path)
+    session.add_case(_ct_study(repo, "DEMO-RICORD-1A"), case_id="ct-1")
+    view = AuthoringView(session)
+    assert view.viewer is not None
+    view._volumes.get(session.case("ct-1").series_uid or "").wait()  # every slice in, and
+    if view.viewer._watcher is not None:  # the viewer done announcing them (see the report)
+        view.viewer._watcher.join(timeout=30)
+    view.label.value = "Typical"
+    view.tool.value = "box"
+    view.viewer.view = "coronal"
+    view.viewer.index = 256
+    view.viewer._on_message(view.viewer, {"type": "shape", "kind": "box", "index": 256,
+                                          "points": [[100, 10], [160, 20.4]]}, [])  # fmt: skip
+    assert len(session.annotations) == 11
+    assert "box 'Typical' drawn on the coronal image 257 → 11 axial boxes, slices 44-54" in (
+        html.unescape(view.status.value))  # fmt: skip
+    assert "press 'a' for the axial view" in html.unescape(view.status.value)
+    assert [label for label, _ in view.annotation_list.options] == [
+        "Typical · box · coronal image 257 → 11 axial boxes, slices 44-54"]  # fmt: skip
+    assert len(view.viewer.annotations) == 11  # on the axial slices, for the overlay
+    # a point on the sagittal view
+    view.tool.value = "point"
+    view.viewer.view = "sagittal"
+    view.viewer._on_message(view.viewer, {"type": "click", "index": 300, "x": 40.5,
+                                          "y": 30.0}, [])  # fmt: skip
+    point = session.annotations[-1]
+    assert (point.kind.value, point.slice, point.points) == ("point", 33, ((300.0, 40.5),))
+    assert "point 'Typical' drawn on the sagittal image 301 → 1 axial point, slice 34" in (
+        html.unescape(view.status.value))  # fmt: skip
+    # 'Move here' needs the axial slice on screen; selecting a drawing goes back to its image
+    view.annotation_list.value = session.annotations[0].id
+    assert (view.viewer.view, view.viewer.index) == ("coronal", 256)
+    view._guard(view._annotation_action)("move")
+    assert "is part of a shape drawn on the coronal image 257" in html.unescape(view.status.value)
+    view.annotation_list.value = point.id
+    view.viewer.view = "coronal"
+    view._guard(view._annotation_action)("move")
+    assert "press 'a' for the axial view, scroll to the slice" in html.unescape(view.status.value)
+    view.viewer.view = "axial"
+    view.viewer.index = 20
+    view._guard(view._annotation_action)("move")  # a point drawn on a reformat can move
+    assert (session.annotations[-1].slice, session.annotations[-1].drawn_on) == (20, None)
+    view.annotation_list.value = point.id
+    view._guard(view._annotation_action)("delete")
+    view.annotation_list.value = session.annotations[0].id
+    view._guard(view._annotation_action)("delete")
+    assert session.annotations == ()
     view.close()

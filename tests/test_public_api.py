@@ -19,7 +19,8 @@ PUBLIC = {
     ],
     "teachingfiles.demo": ["CollectionSummary", "DEMO_COLLECTIONS", "DemoSummary", "build_demo"],
     "teachingfiles.cases": [
-        "Difficulty", "KeyImage", "ManifestCheck", "ReadSummary", "ReaderCall", "Reference",
+        "AuthoringSession", "Difficulty", "KeyImage", "ManifestCheck", "ReadSummary",
+        "ReaderCall", "Reference",
         "Shape", "TeachingCase", "TeachingSet", "View", "box_iou", "check_manifest",
         "mask_to_polygons", "place_shape", "point_in_polygon", "polygon_to_mask",
         "shape_in_view",

@@ -2,9 +2,12 @@
 
 :class:`TeachingCase` is one curated study; :class:`TeachingSet` a YAML manifest
 of cases and questions (:meth:`TeachingSet.from_yaml`, :meth:`TeachingSet.to_yaml`).
+:class:`AuthoringSession` writes one with an educator, saved to a draft as they go.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from teachingfiles.cases.case import (
     Difficulty,
@@ -26,7 +29,11 @@ from teachingfiles.cases.geometry import (
 )
 from teachingfiles.cases.teaching_set import ManifestCheck, TeachingSet, check_manifest
 
+if TYPE_CHECKING:
+    from teachingfiles.cases.authoring import AuthoringSession
+
 __all__ = [
+    "AuthoringSession",
     "Difficulty",
     "KeyImage",
     "ManifestCheck",
@@ -45,3 +52,13 @@ __all__ = [
     "polygon_to_mask",
     "shape_in_view",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # authoring uses the quiz's questions, and the quiz imports this package: the
+    # session is imported on first use, so importing either package first works
+    if name == "AuthoringSession":
+        from teachingfiles.cases.authoring import AuthoringSession
+
+        return AuthoringSession
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

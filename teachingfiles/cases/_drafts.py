@@ -96,6 +96,12 @@ class AuthoredAnnotation:
     its two corners (top-left, bottom-right), a point one pair, a polygon or a
     freehand outline its vertices. ``slice`` is the 0-based index in the series
     sorted along the slice normal; ``sop_uid`` the image it lies on.
+
+    A shape drawn on a coronal or sagittal image becomes one annotation per
+    acquired slice it crosses (see :mod:`._authoring_planes`); those share a
+    ``group`` id and say where they were drawn: ``drawn_on`` is ``(view, image
+    index)``, e.g. ``("coronal", 255)``. Both are empty for a shape drawn on the
+    acquired slice itself.
     """
 
     id: str
@@ -107,6 +113,8 @@ class AuthoredAnnotation:
     slice: int
     sop_uid: str
     points: tuple[tuple[float, float], ...]
+    group: str = ""
+    drawn_on: tuple[str, int] | None = None
 
     def mdai_data(self) -> dict[str, Any]:
         """Return the MD.ai ``data``: ``{x, y, width, height}``, ``{vertices}`` or ``{x, y}``."""
@@ -125,12 +133,17 @@ class AuthoredAnnotation:
                 "points": [[x, y] for x, y in self.points]}  # fmt: skip
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON form (for the draft)."""
-        return {
+        """JSON form (for the draft); ``group`` and ``drawn_on`` only when set."""
+        out: dict[str, Any] = {
             "id": self.id, "case": self.case, "label": self.label, "kind": self.kind.value,
             "study": self.study_uid, "series": self.series_uid, "slice": self.slice,
             "sop": self.sop_uid, "points": [[x, y] for x, y in self.points],
         }  # fmt: skip
+        if self.group:
+            out["group"] = self.group
+        if self.drawn_on is not None:
+            out["drawn_on"] = {"view": self.drawn_on[0], "image": self.drawn_on[1]}
+        return out
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> AuthoredAnnotation:
@@ -145,6 +158,12 @@ class AuthoredAnnotation:
             slice=int(raw["slice"]),
             sop_uid=str(raw["sop"]),
             points=tuple((float(x), float(y)) for x, y in raw["points"]),
+            group=str(raw.get("group") or ""),
+            drawn_on=(
+                (str(raw["drawn_on"]["view"]), int(raw["drawn_on"]["image"]))
+                if raw.get("drawn_on")
+                else None
+            ),
         )
 
 

@@ -11,6 +11,13 @@ folder of the educator's own DICOM, de-identified into the repository with
 :func:`teachingfiles.dicom.deid.deidentify` and indexed
 (:meth:`AuthoringSession.import_folder`).
 
+Shapes are drawn on an acquired slice (:meth:`AuthoringSession.draw`) or on any
+image of an axial, coronal or sagittal view
+(:meth:`AuthoringSession.draw_in_view`): MD.ai keeps an annotation on one
+acquired image, so a shape drawn on a reformat becomes one annotation per slice
+it crosses, kept together as one drawing (the drawing methods live in
+:mod:`._authoring_drawing`, the geometry in :mod:`._authoring_planes`).
+
 Drawn annotations are kept as MD.ai annotations: :meth:`AuthoringSession.publish_annotations`
 writes them to ``REPO/annotations/authored-<set id>.json`` with
 :func:`~teachingfiles.repository.mdai.write_mdai` and re-indexes. The catalog finds
@@ -26,19 +33,21 @@ Example
 >>> session.edit_case(case.id, history="Fever and cough for five days.")
 >>> session.draw(case.id, "box", [[100, 120], [160, 170]], slice=20,
 ...              label="Infectious opacity")
+>>> strips = session.draw_in_view(case.id, "box", [[100, 20], [160, 40]],
+...                               view="coronal", index=256, label="Infectious opacity")
 >>> session.add_question("box", case=case.id, prompt="Box the opacity.")
 >>> session.save()  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from teachingfiles.cases._authoring_drawing import DrawingMixin
 from teachingfiles.cases._authoring_parts import (
     AUTHORED_PREFIX,
     LISTS,
@@ -60,7 +69,6 @@ from teachingfiles.cases._drafts import (
     Draft,
     DrawKind,
     LabelChoice,
-    as_points,
     read_draft,
     write_draft,
 )
@@ -86,7 +94,7 @@ __all__ = [
 ]
 
 
-class AuthoringSession:
+class AuthoringSession(DrawingMixin):
     """Write a teaching set over a repository, saved to a draft as you go.
 
     Parameters
@@ -146,11 +154,6 @@ class AuthoringSession:
         return self.teaching_set.questions
 
     @property
-    def annotations(self) -> tuple[AuthoredAnnotation, ...]:
-        """Every shape drawn, in drawing order."""
-        return self._draft.annotations
-
-    @property
     def labels(self) -> tuple[LabelChoice, ...]:
         """The label set offered for drawing."""
         return self._draft.labels
@@ -189,10 +192,6 @@ class AuthoringSession:
                 return q
         ids = ", ".join(q.id for q in self.questions) or "none yet"
         raise NotFoundError(f"no question {question_id!r} in the draft; questions: {ids}")
-
-    def annotations_of(self, case_id: str) -> tuple[AuthoredAnnotation, ...]:
-        """Return the shapes drawn on a case, in drawing order."""
-        return tuple(a for a in self.annotations if a.case == case_id)
 
     def label(self, name: str) -> LabelChoice:
         """Return the label called ``name`` (case-insensitive) from the label set.
@@ -409,108 +408,6 @@ class AuthoringSession:
                 f"case {case.id!r} has {len(case.key_images)} key images; no key image {index}"
             )
         return case.key_images[index]
-
-    # ---------------------------------------------------------------- drawing
-    def _instance(self, series_uid: str | None, slice: int, case: TeachingCase) -> str:
-        if series_uid is None:
-            raise UsageError(f"case {case.id!r} has no series to draw on; set its series_uid")
-        instances = self.repository.instances(series_uid)
-        if not 0 <= slice < len(instances):
-            raise UsageError(
-                f"case {case.id!r}: slice {slice} is outside the series' "
-                f"{len(instances)} images (0 to {len(instances) - 1})"
-            )
-        return str(instances[slice].sop_instance_uid)
-
-    def draw(
-        self,
-        case_id: str,
-        kind: DrawKind | str,
-        points: Sequence[Sequence[float]],
-        *,
-        slice: int,
-        label: str,
-        series_uid: str | None = None,
-    ) -> AuthoredAnnotation:
-        """Add a shape drawn on slice ``slice`` of the case's series with a label.
-
-        Parameters
-        ----------
-        kind
-            ``"box"`` (two corners), ``"polygon"`` or ``"freehand"`` (three or more
-            vertices), ``"point"`` (one).
-        points
-            ``[[x, y], ...]`` pixels, x the column.
-
-        Raises
-        ------
-        UsageError
-            For an unknown kind or label, too few points, or a slice off the series.
-        """
-        case = self.case(case_id)
-        shape = DrawKind.parse(kind)
-        pts = as_points(points)
-        need = {DrawKind.BOX: 2, DrawKind.POINT: 1}.get(shape, 3)
-        if len(pts) < need:
-            raise UsageError(f"a {shape.value} needs at least {need} points, got {len(pts)}")
-        if shape is DrawKind.BOX:
-            (x0, y0), (x1, y1) = pts[0], pts[-1]
-            pts = ((min(x0, x1), min(y0, y1)), (max(x0, x1), max(y0, y1)))
-        choice = self.label(label)
-        series = series_uid or case.series_uid
-        sop = self._instance(series, slice, case)
-        assert series is not None
-        ann = AuthoredAnnotation(
-            id=f"A_tf{secrets.token_hex(5)}",
-            case=case_id,
-            label=choice.name,
-            kind=shape,
-            study_uid=case.study_uid,
-            series_uid=series,
-            slice=int(slice),
-            sop_uid=sop,
-            points=pts,
-        )
-        self._draft = replace(self._draft, annotations=(*self.annotations, ann))
-        self._save_draft()
-        return ann
-
-    def _annotation(self, annotation_id: str) -> AuthoredAnnotation:
-        for a in self.annotations:
-            if a.id == annotation_id:
-                return a
-        raise NotFoundError(f"no annotation {annotation_id!r} in the draft")
-
-    def _swap(self, annotation_id: str, new: AuthoredAnnotation | None) -> None:
-        self._annotation(annotation_id)
-        kept = (new if a.id == annotation_id else a for a in self.annotations)
-        self._draft = replace(self._draft, annotations=tuple(a for a in kept if a is not None))
-        self._save_draft()
-
-    def relabel(self, annotation_id: str, label: str) -> AuthoredAnnotation:
-        """Give an annotation another label from the label set."""
-        new = replace(self._annotation(annotation_id), label=self.label(label).name)
-        self._swap(annotation_id, new)
-        return new
-
-    def move_annotation(self, annotation_id: str, slice: int) -> AuthoredAnnotation:
-        """Move an annotation to another slice of its series (same pixels)."""
-        old = self._annotation(annotation_id)
-        sop = self._instance(old.series_uid, slice, self.case(old.case))
-        new = replace(old, slice=int(slice), sop_uid=sop)
-        self._swap(annotation_id, new)
-        return new
-
-    def delete_annotation(self, annotation_id: str) -> None:
-        """Delete an annotation."""
-        self._swap(annotation_id, None)
-
-    def color_of(self, label: str) -> str:
-        """Return the colour of a label (grey for a name no longer in the label set)."""
-        try:
-            return self.label(label).color
-        except UsageError:
-            return "#9e9e9e"
 
     # ---------------------------------------------------------------- questions
     def add_question(

@@ -1,4 +1,4 @@
-"""The forms of the authoring widget: case fields and the question editor.
+"""The forms of the authoring widget: draw tools, case fields, the question editor.
 
 Plain, labelled ipywidgets controls (so the keyboard reaches every one) that
 :class:`~teachingfiles.widgets.authoring_view.AuthoringView` wires to its
@@ -12,7 +12,9 @@ from typing import Any
 
 import ipywidgets  # type: ignore[import-untyped]
 
-from teachingfiles.cases.case import Difficulty, TeachingCase
+from teachingfiles.cases._authoring_drawing import describe
+from teachingfiles.cases._drafts import AuthoredAnnotation
+from teachingfiles.cases.case import Difficulty, KeyImage, TeachingCase
 from teachingfiles.quiz.questions import Question
 from teachingfiles.vocabulary import Appearance, QuestionKind, Severity
 
@@ -24,8 +26,11 @@ __all__ = [
     "QuestionEditor",
     "button",
     "case_fields",
+    "draw_tools",
+    "drawing_options",
     "field_value",
     "heading",
+    "key_text",
     "study_label",
     "text_field",
 ]
@@ -190,3 +195,56 @@ def field_value(case: TeachingCase | None, name: str) -> Any:
     if name in ("differential", "teaching_points"):
         return "\n".join(value)
     return value
+
+
+def draw_tools(labels: list[str]) -> tuple[Any, Any]:
+    """Return the draw tool buttons (inspect, box, polygon, point, freehand) and label picker.
+
+    Every tool works on the axial, coronal and sagittal views; what a shape drawn
+    on a reformat becomes is said in the tooltips.
+    """
+    across = " (on coronal/sagittal: stored on each axial slice it crosses)"
+    tool = ipywidgets.ToggleButtons(
+        options=TOOLS,
+        value="inspect",
+        description="Draw",
+        tooltips=[
+            "Drag: window/level",
+            "Drag a box" + across,
+            "Click vertices, Enter to close" + across,
+            "Click a point (on coronal/sagittal: on the axial slice under it)",
+            "Press, drag around, release" + across,
+        ],
+        style={"description_width": "40px", "button_width": "84px"},
+    )
+    tool.add_class("tfa-tools")
+    label = ipywidgets.Dropdown(
+        options=labels,
+        value=labels[0] if labels else None,
+        description="Label",
+        style={"description_width": "40px"},
+        layout=ipywidgets.Layout(width="340px"),
+    )
+    return tool, label
+
+
+def drawing_options(annotations: tuple[AuthoredAnnotation, ...]) -> list[tuple[str, str]]:
+    """Return the annotation list's entries: one per drawing (a reformat's strips as one).
+
+    E.g. ``("Typical · box · slice 31", id)`` or ``("Typical · box · coronal image
+    257 → 11 axial boxes, slices 44-54", id of the first)``.
+    """
+    groups: dict[str, list[AuthoredAnnotation]] = {}
+    for a in annotations:
+        groups.setdefault(a.group or a.id, []).append(a)
+    return [
+        (f"{members[0].label} · {members[0].kind.value} · {describe(members)}", members[0].id)
+        for members in groups.values()
+    ]
+
+
+def key_text(key: KeyImage) -> str:
+    """Return e.g. ``"axial · slice 33 · lung · Both lungs"`` (slices counted from 1)."""
+    parts = [key.view.value, "" if key.slice is None else f"slice {key.slice + 1}"]
+    parts += [key.preset or "", key.caption]
+    return " · ".join(p for p in parts if p)

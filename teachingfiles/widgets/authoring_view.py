@@ -8,7 +8,10 @@ and saves the draft on each change), composed of ipywidgets and the
 * a study picker from the catalog, and "import folder" (de-identified into the
   repository, then indexed);
 * the case's text fields (every field of a teaching case);
-* the viewer with a draw toolbar (box, polygon, point, freehand, and the label);
+* the viewer with a draw toolbar (box, polygon, point, freehand, and the label),
+  on the axial, coronal and sagittal views alike: a shape drawn on a reformat is
+  stored, as MD.ai keeps annotations, on each acquired (axial) slice it crosses,
+  and the status line says where it went;
 * the list of the case's annotations (show, relabel, move to the slice on
   screen, delete) and of its key images (add the slice, view and window on screen);
 * a question editor for every question kind;
@@ -28,19 +31,22 @@ from typing import Any
 
 import ipywidgets  # type: ignore[import-untyped]
 
+from teachingfiles.cases._authoring_drawing import describe
 from teachingfiles.cases.authoring import AuthoringSession
-from teachingfiles.cases.case import KeyImage, TeachingCase
+from teachingfiles.cases.case import TeachingCase
 from teachingfiles.errors import TeachingFilesError
 from teachingfiles.widgets._authoring_forms import (
     NONE,
     STYLE,
-    TOOLS,
     WIDTHS,
     QuestionEditor,
     button,
     case_fields,
+    draw_tools,
+    drawing_options,
     field_value,
     heading,
+    key_text,
     study_label,
     text_field,
 )
@@ -182,29 +188,8 @@ class AuthoringView(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships 
             self.questions.load(self.session.question(str(change["new"])))
 
     def _build_drawing(self) -> None:
-        self.tool = ipywidgets.ToggleButtons(
-            options=TOOLS,
-            value="inspect",
-            description="Draw",
-            tooltips=[
-                "Drag: window/level",
-                "Drag a box",
-                "Click vertices, Enter to close",
-                "Click a point",
-                "Press, drag around, release",
-            ],
-            style={"description_width": "40px", "button_width": "84px"},
-        )
-        self.tool.add_class("tfa-tools")
+        self.tool, self.label = draw_tools([c.name for c in self.session.labels])
         self.tool.observe(self._guard(self._on_tool), "value")
-        names = [c.name for c in self.session.labels]
-        self.label = ipywidgets.Dropdown(
-            options=names,
-            value=names[0] if names else None,
-            description="Label",
-            style={"description_width": "40px"},
-            layout=ipywidgets.Layout(width="340px"),
-        )
         self._tools_box = ipywidgets.VBox([self.tool, self.label])
         self._tools_box.add_class("tfa-panel")
         self.annotation_list = ipywidgets.Select(
@@ -396,8 +381,9 @@ class AuthoringView(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships 
         if self.viewer is None or self.case_id is None:
             return
         volume = self._volumes.get(self._case().series_uid or "")
+        chosen = {a.id for a in self.session.drawing(selected)} if selected else set()
         shapes = [
-            a.shape("#ffffff" if a.id == selected else self.session.color_of(a.label))
+            a.shape("#ffffff" if a.id in chosen else self.session.color_of(a.label))
             for a in self.session.annotations_of(self.case_id)
         ]
         self.viewer.annotations = normalize_annotations(
@@ -419,39 +405,47 @@ class AuthoringView(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships 
             self.viewer.mode = str(change["new"])
 
     def _on_shape(self, event: dict[str, Any]) -> None:
-        if event.get("view") != "axial":
-            raise TeachingFilesError("draw on the axial view (press 'a')")
-        self._draw(str(event["kind"]), event["points"], int(event["slice"]))
+        self._draw(str(event["kind"]), event["points"], event)
 
     def _on_click(self, event: dict[str, Any]) -> None:
-        if self.tool.value == "point" and event.get("view") == "axial":
-            self._draw("point", [event["pixel"]], int(event["slice"]))
+        if self.tool.value == "point":
+            self._draw("point", [event["pixel"]], event)
 
-    def _draw(self, kind: str, points: list[list[float]], index: int) -> None:
+    def _draw(self, kind: str, points: list[list[float]], event: dict[str, Any]) -> None:
+        """Store a shape drawn on the view on screen (a reformat's goes to the axial slices)."""
         if not self.label.value:
             raise TeachingFilesError("choose a label first")
-        ann = self.session.draw(
-            self._case().id,
+        case = self._case()
+        made = self.session.draw_in_view(
+            case.id,
             kind,
             points,
-            slice=self._repo_slice(index),
+            view=str(event.get("view", "axial")),
+            index=int(event["slice"]),
             label=str(self.label.value),
+            volume=self._volumes.get(case.series_uid or ""),
         )
         self._refresh_lists()
         self._refresh_overlay()
-        self._say(f"{kind} '{ann.label}' drawn on slice {ann.slice + 1} (saved to the draft).")
+        where = describe(made)
+        if made[0].drawn_on is None:
+            self._say(f"{kind} '{made[0].label}' drawn on {where} (saved to the draft).")
+        else:  # MD.ai keeps shapes on acquired images: say where this one went
+            self._say(
+                f"{kind} '{made[0].label}' drawn on the {where} (saved to the draft). "
+                "MD.ai keeps annotations on the acquired images: press 'a' for the axial "
+                "view to see them."
+            )
 
     # ---------------------------------------------------------------- lists
     def _refresh_lists(self) -> None:
         self._loading = True
         try:
             anns = self.session.annotations_of(self.case_id) if self.case_id else ()
-            self.annotation_list.options = [
-                (f"{a.label} · {a.kind.value} · slice {a.slice + 1}", a.id) for a in anns
-            ]
+            self.annotation_list.options = drawing_options(anns)
             self.annotation_list.value = None
             keys = self.session.case(self.case_id).key_images if self.case_id else ()
-            self.key_list.options = [(_key_text(k), i) for i, k in enumerate(keys)]
+            self.key_list.options = [(key_text(k), i) for i, k in enumerate(keys)]
             self.key_list.value = None
             self.questions.list.options = [
                 (f"{q.id} · {q.kind.value} · {q.prompt[:40]}", q.id)
@@ -472,7 +466,10 @@ class AuthoringView(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships 
         finally:
             self._loading = False
         volume = self._volumes.get(ann.series_uid)
-        if ann.sop_uid in volume.sop_uids:
+        if ann.drawn_on is not None and ann.drawn_on[0] in self.viewer.views:
+            self.viewer.view = ann.drawn_on[0]  # back to the image it was drawn on
+            self.viewer.index = ann.drawn_on[1]
+        elif ann.sop_uid in volume.sop_uids:
             self.viewer.view = "axial"
             self.viewer.index = list(volume.sop_uids).index(ann.sop_uid)
         self._refresh_overlay(selected=ann.id)
@@ -484,7 +481,14 @@ class AuthoringView(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships 
         if action == "relabel":
             self.session.relabel(str(ann_id), str(self.label.value))
         elif action == "move" and self.viewer is not None:
-            self.session.move_annotation(str(ann_id), self._repo_slice(self.viewer.index))
+            one = len(self.session.drawing(str(ann_id))) == 1  # else the session refuses
+            if self.viewer.view != "axial" and one:
+                raise TeachingFilesError(
+                    "'Move here' moves to the axial slice on screen: press 'a' for the "
+                    "axial view, scroll to the slice, then press it again"
+                )
+            target = self._repo_slice(self.viewer.index) if one else 0
+            self.session.move_annotation(str(ann_id), target)
         elif action == "delete":
             self.session.delete_annotation(str(ann_id))
         self._refresh_lists()
@@ -587,10 +591,3 @@ class AuthoringView(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships 
             self.viewer.close()
         self._volumes.close()
         super().close()
-
-
-def _key_text(key: KeyImage) -> str:
-    """E.g. ``"axial · slice 33 · lung · Both lungs"`` (slices counted from 1)."""
-    parts = [key.view.value, "" if key.slice is None else f"slice {key.slice + 1}"]
-    parts += [key.preset or "", key.caption]
-    return " · ".join(p for p in parts if p)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import ViewerPage
+from conftest import SHOTS, ViewerPage
 from pages import keep_on_loopback
 from serving import voila
 
@@ -147,3 +147,47 @@ def test_draw_a_box_save_reload_and_the_box_is_there(
     assert _outline_found(vp, vp.screenshot("authoring-reloaded"), color)
     # the Voila template's own icon font is the only thing asked of the internet (refused)
     assert all(VOILA_TEMPLATE_CDN in url for url in vp.outside), vp.outside
+
+
+def test_a_box_drawn_on_the_coronal_view_is_stored_on_the_axial_slices(
+    author_page: ViewerPage, author_env: dict[str, str]
+) -> None:
+    vp = author_page
+    _ready(vp)
+    before = len(vp.state()["annotations"])
+    vp.page.locator(".tfv button[title^='coronal view']").click()
+    # the coronal image is 512 wide and 64 slices (5 mm) tall: wider than high on screen
+    vp.page.wait_for_function(
+        "() => { const r = document.querySelector('.tfv').dataset.imageRect.split(',');"
+        " return +r[3] < 0.8 * +r[2]; }"
+    )
+    vp.page.locator(".tfa-tools button", has_text="Box").click()
+    vp.wait_python("s.mode === 'box'")
+    canvas = vp.page.locator(".tfv-canvas").bounding_box()
+    left, top, width, height = vp.image_rect()
+
+    def at(x: float, y: float) -> tuple[float, float]:
+        return canvas["x"] + left + x * width / NPIX, canvas["y"] + top + y * height / 64
+
+    vp.page.mouse.move(*at(100.0, 10.0))
+    vp.page.mouse.down()
+    vp.page.mouse.move(*at(160.0, 20.4), steps=8)
+    vp.page.mouse.up()
+    vp.wait_python(f"s.annotations.length > {before}")
+    state = vp.state()
+    made = state["annotations"][before:]
+    image = state["index"]  # the coronal image on screen
+    assert len(made) in (10, 11, 12)  # rows 10 to 20.4, to the hand's precision
+    assert {m["drawn_on"]["view"] for m in made} == {"coronal"}
+    assert len({m["group"] for m in made}) == 1
+    slices = sorted(m["slice"] for m in made)
+    assert slices == list(range(slices[0], slices[0] + len(made)))
+    for m in made:  # one pixel row deep, around the row the coronal image cuts
+        (x0, y0), (x1, y1) = m["points"]
+        assert (y0, y1) == (image - 0.5, image + 0.5)
+        assert abs(x0 - 100) < 1.5 and abs(x1 - 160) < 1.5
+    assert "axial boxes" in state["status"] and "press &#x27;a&#x27;" in state["status"]
+    draft = json.loads(Path(author_env["TF_AUTHOR_DRAFT"]).read_text(encoding="utf-8"))
+    assert draft["annotations"][before:] == made
+    vp.screenshot("authoring-coronal")
+    vp.page.screenshot(path=str(SHOTS / "authoring-coronal-page.png"), full_page=True)
