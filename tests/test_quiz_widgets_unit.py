@@ -451,12 +451,15 @@ def test_a_card_that_says_hello_gets_the_whole_state_again(
     """Updates that reach a model still being created are dropped by the page."""
     view = start(quiz, gradebook, repository)
     sent: list[list[str] | None] = []
+    said: list[dict[str, Any]] = []
     view.panel.send_state = lambda key=None: sent.append(key)  # type: ignore[method-assign]
-    view.panel._handle_custom_msg({"type": "hello"}, [])
+    view.panel.send = lambda content, buffers=None: said.append(content)  # type: ignore[method-assign]
+    view.panel._handle_custom_msg({"type": "hello", "seq": 1}, [])
     assert len(sent) == 1 and sent[0] is not None
     keys = set(sent[0])
     assert {"question", "progress", "stage", "title"} <= keys
     assert not keys & {"_esm", "_css"}
+    assert said == [{"type": "welcome"}]
     view.panel._handle_custom_msg({"type": "next-please"}, [])  # other messages: not a resync
     assert len(sent) == 1
     case = CaseView(next(iter(quiz.cases.values())), repository)
@@ -465,4 +468,32 @@ def test_a_card_that_says_hello_gets_the_whole_state_again(
     case.panel._handle_custom_msg({"type": "hello"}, [])
     assert len(case_sent) == 1 and case_sent[0] is not None and "case" in case_sent[0]
     case.close()
+    view.close()
+
+
+def test_a_card_that_cannot_hear_the_kernel_is_opened_again_in_its_box(
+    quiz: Quiz, gradebook: Gradebook, repository: Repository
+) -> None:
+    """anywidget drops every message to a model whose module took over 2 s to load."""
+    view = start(quiz, gradebook, repository)
+    panel, box = view.panel, view._panel_box
+    said: list[dict[str, Any]] = []
+    panel.send = lambda content, buffers=None: said.append(content)  # type: ignore[method-assign]
+    told: list[tuple[str | None, list[str]]] = []
+    box.send_state = lambda key=None: told.append((key, [c.model_id for c in box.children]))  # type: ignore[method-assign]
+    first = panel.model_id
+    panel._handle_custom_msg({"type": "hello", "seq": 1}, [])
+    panel._handle_custom_msg({"type": "hello", "seq": 2}, [])  # the welcome may be on its way
+    assert said == [{"type": "welcome"}] * 2 and panel.model_id == first and not told
+    panel._handle_custom_msg({"type": "hello", "seq": 3}, [])  # it never arrived: deaf
+    assert panel.model_id != first
+    assert told == [("children", [panel.model_id])]  # the page renders the new model there
+    assert view.panel is panel and panel.comm is not None
+    opened = panel.get_state()
+    assert opened["question"] == view.panel.question and opened["question"]["id"]
+    panel._handle_custom_msg({"type": "hello", "seq": 1}, [])  # the new model greets: welcomed
+    assert said[-1] == {"type": "welcome"} and panel.model_id == told[0][1][0]
+    before = panel.question["id"]
+    panel._handle_custom_msg({"type": "next"}, [])  # the quiz still hears its card: skipped
+    assert panel.question["id"] != before
     view.close()

@@ -148,8 +148,9 @@ function render({ model, el }) {
   const names = ["case", "revealed", "key_count", "key_index", "error"];
   for (const name of names) model.on(`change:${name}`, draw);
   draw();
-  model.send({ type: "hello" }); // the whole state again (teachingfiles/widgets/_resync.py)
+  const stopGreeting = greet(model); // the whole state again (_resync.js)
   return () => {
+    stopGreeting();
     for (const name of names) model.off(`change:${name}`, draw);
   };
 }

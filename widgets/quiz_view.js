@@ -557,10 +557,10 @@ function render({ model, el }) {
   model.on("change:stage", onStage);
   model.on("change:question", onStage);
   draw();
-  // ask for the whole state: updates that reached the model while it was being
-  // created are dropped by the front end (teachingfiles/widgets/_resync.py)
-  model.send({ type: "hello" });
+  // the whole state again, and a new model if this one cannot hear (_resync.js)
+  const stopGreeting = greet(model);
   return () => {
+    stopGreeting();
     clearInterval(ticker);
     model.off("change:time_left", onTimeLeft);
     for (const name of names) model.off(`change:${name}`, redraw);

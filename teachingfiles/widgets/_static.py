@@ -12,10 +12,13 @@ from pathlib import Path
 
 from teachingfiles.errors import RepositoryError
 
-__all__ = ["static_path", "static_text"]
+__all__ = ["PRELUDE", "static_module", "static_path", "static_text"]
 
 _PACKAGE = Path(__file__).resolve().parents[1]
 _CANDIDATES = (_PACKAGE / "_static", _PACKAGE.parent / "widgets")
+#: Browser files every widget module starts with (a module loaded from a string
+#: cannot import its neighbours, so shared code is put in front of it).
+PRELUDE: tuple[str, ...] = ("_resync.js",)
 
 
 def static_path(name: str) -> Path:
@@ -42,3 +45,9 @@ def static_path(name: str) -> Path:
 def static_text(name: str) -> str:
     """Return the text of the browser file ``name`` (read once per process)."""
     return static_path(name).read_text(encoding="utf-8")
+
+
+@cache
+def static_module(name: str) -> str:
+    """Return the ES module ``name`` with the shared :data:`PRELUDE` in front of it."""
+    return "\n".join([*(static_text(p) for p in PRELUDE), static_text(name)])

@@ -29,7 +29,7 @@ from teachingfiles.widgets._quiz_media import (
     viewer_for,
 )
 from teachingfiles.widgets._resync import resync_on_hello
-from teachingfiles.widgets._static import static_text
+from teachingfiles.widgets._static import static_module, static_text
 from teachingfiles.widgets.viewer import StackViewer
 
 __all__ = ["CasePanel", "CaseView"]
@@ -40,7 +40,7 @@ _log = logging.getLogger(__name__)
 class CasePanel(anywidget.AnyWidget):
     """The case card beside the viewer; ``case`` is the unknown view until revealed."""
 
-    _esm = traitlets.Unicode(static_text("case_view.js")).tag(sync=True)
+    _esm = traitlets.Unicode(static_module("case_view.js")).tag(sync=True)
     _css = traitlets.Unicode(static_text("quiz.css")).tag(sync=True)
 
     case = traitlets.Dict(help="unknown_view() before the reveal, revealed_view() after").tag(

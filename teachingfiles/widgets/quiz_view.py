@@ -47,7 +47,7 @@ from teachingfiles.widgets._quiz_media import (
     viewer_for,
 )
 from teachingfiles.widgets._resync import resync_on_hello
-from teachingfiles.widgets._static import static_text
+from teachingfiles.widgets._static import static_module, static_text
 from teachingfiles.widgets.viewer import StackViewer
 
 __all__ = ["QuizPanel", "QuizView"]
@@ -65,7 +65,7 @@ class QuizPanel(anywidget.AnyWidget):
     then).
     """
 
-    _esm = traitlets.Unicode(static_text("quiz_view.js")).tag(sync=True)
+    _esm = traitlets.Unicode(static_module("quiz_view.js")).tag(sync=True)
     _css = traitlets.Unicode(static_text("quiz.css")).tag(sync=True)
 
     title = traitlets.Unicode("", help="The teaching set's title").tag(sync=True)
