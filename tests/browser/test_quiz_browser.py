@@ -275,3 +275,41 @@ def test_timed_exam_counts_down_in_the_page_and_the_kernel_ends_it(
         qp.shot("exam_review_in_viewer")
     finally:
         qp.page.close()
+
+
+GREET_AS_DEAF = """() => {
+  // what the card's own greeting does when it never hears the welcome (_resync.js)
+  const models = Object.values(window.jupyterapp.widgetManager._models);
+  return Promise.all(models).then((all) => {
+    const card = all.find((m) => (m.get("_esm") || "").includes("tfc-reveal"));
+    card.send({ type: "hello", seq: 3 });
+    return card.model_id;
+  });
+}"""
+
+
+def test_a_case_card_that_cannot_hear_the_kernel_is_opened_again_and_works(
+    browser: Any, quiz_server: str, quiz: Quiz
+) -> None:
+    """anywidget leaves a model deaf when its module binds late; the kernel reopens it."""
+    qp = open_page(browser, f"{quiz_server}/voila/render/case_demo.ipynb")
+    try:
+        qp.page.wait_for_selector(".tfc[data-revealed='false']", timeout=90_000)
+        for _ in range(600):  # the first greeting is welcomed before the test greets again
+            if any('"welcome"' in f for f in qp.frames):
+                break
+            qp.page.wait_for_timeout(100)
+        assert any('"welcome"' in f for f in qp.frames)
+        qp.page.locator(".tfc").evaluate("el => { el.dataset.before = 'yes'; }")
+        old_id = qp.page.evaluate(GREET_AS_DEAF)
+        # the old card is removed and a new model's card rendered in its place
+        qp.page.wait_for_selector(".tfc[data-before='yes']", state="detached", timeout=30_000)
+        qp.page.wait_for_selector(".tfc[data-revealed='false']", timeout=30_000)
+        assert qp.page.locator(".tfc").count() == 1
+        assert any(old_id in f and "comm_close" in f for f in qp.frames)
+        qp.page.locator(".tfc-reveal").click()  # the new model hears the kernel
+        qp.page.wait_for_selector(".tfc[data-revealed='true']", timeout=30_000)
+        case = quiz.cases["ct-01"]
+        assert case.title in (qp.page.locator(".tfc-title").text_content() or "")
+    finally:
+        qp.page.close()
