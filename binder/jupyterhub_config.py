@@ -36,7 +36,17 @@ c.Spawner.environment = {
     # ``python -c "import teachingfiles.dashboards as d; print(d.jupyter_path())"``
     "JUPYTER_PATH": "/opt/teachingfiles/lib/python3.11/site-packages/teachingfiles/dashboards",
 }
-# Voila serves the dashboards with the template that fetches nothing from a CDN.
-c.Spawner.args = ["--VoilaConfiguration.template=teachingfiles"]
+# Voila serves the dashboards with the template that fetches nothing from a CDN, and
+# the options `teachingfiles serve` gives it (teachingfiles.commands.serve.voila_options):
+# a longer wait for cell output on a busy server, and only the front-end extensions the
+# dashboards use.
+c.Spawner.args = [
+    "--VoilaConfiguration.template=teachingfiles",
+    "--VoilaExecutor.iopub_timeout=60",
+    (
+        "--VoilaConfiguration.extension_allowlist=['@voila-dashboards/widgets-manager8', "
+        "'@jupyter-widgets/jupyterlab-manager', 'anywidget']"
+    ),
+]
 c.Spawner.mem_limit = "2G"
 c.Spawner.cpu_limit = 1.0

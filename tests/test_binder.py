@@ -84,6 +84,10 @@ def test_jupyterhub_example_compiles_and_configures_the_dashboards() -> None:
     assert env["TEACHINGFILES_GRADEBOOK"].startswith("postgresql+psycopg://")
     assert {"TEACHINGFILES_REPOSITORY", "JUPYTER_PATH"} <= set(env)
     assert "--VoilaConfiguration.template=teachingfiles" in spawner["args"]
+    from teachingfiles.commands.serve import voila_options
+
+    # what `teachingfiles serve` gives Voila, the hub gives it too (but the template alias)
+    assert [o for o in voila_options() if not o.startswith("--template=")] == spawner["args"][1:]
 
 
 def _slug() -> str:

@@ -22,9 +22,11 @@ from teachingfiles.cli import build_parser, main
 from teachingfiles.commands._mirror import mirror_dicomweb, mirror_dir
 from teachingfiles.commands.serve import (
     DASHBOARDS,
+    PAGE_EXTENSIONS,
     _repository,
     can_open_browser,
     dashboards_dir,
+    voila_options,
 )
 from teachingfiles.repository import Repository
 from teachingfiles.repository.pull import CACHE_SUBDIR
@@ -42,6 +44,25 @@ def test_serve_is_a_command_with_its_options() -> None:
 
 def test_dashboards_dir_holds_the_three_dashboards() -> None:
     assert {p.name for p in dashboards_dir().glob("*.ipynb")} == set(DASHBOARDS)
+
+
+def test_the_pages_load_only_installed_extensions_the_dashboards_use() -> None:
+    """A renamed or missing extension would leave the dashboards without widgets."""
+    from jupyter_core.paths import jupyter_path
+
+    folders = [
+        Path(p) for p in jupyter_path("labextensions") + jupyter_path("voila", "labextensions")
+    ]
+    for name in PAGE_EXTENSIONS:
+        assert any((f / name / "package.json").is_file() for f in folders), name
+    installed = {p.parent.relative_to(f).as_posix() for f in folders
+                 for p in f.glob("**/package.json") if "node_modules" not in p.parts}  # fmt: skip
+    assert {"anywidget", "@jupyter-widgets/jupyterlab-manager"} <= installed
+    allow = [
+        o for o in voila_options() if o.startswith("--VoilaConfiguration.extension_allowlist=")
+    ]
+    assert len(allow) == 1 and all(repr(name) in allow[0] for name in PAGE_EXTENSIONS)
+    assert installed - set(PAGE_EXTENSIONS)  # others are installed, and left out
 
 
 def test_mirror_dir_is_one_folder_per_server_under_the_user_cache(

@@ -30,12 +30,20 @@ from teachingfiles.errors import UsageError
 
 __all__ = [
     "DASHBOARDS",
+    "PAGE_EXTENSIONS",
     "can_open_browser",
     "dashboards_dir",
     "dashboards_env",
     "register",
     "voila_options",
 ]
+
+#: The front-end extensions a dashboard page loads: the widget managers and anywidget.
+PAGE_EXTENSIONS: tuple[str, ...] = (
+    "@voila-dashboards/widgets-manager8",
+    "@jupyter-widgets/jupyterlab-manager",  # the controls (ipywidgets) module
+    "anywidget",
+)
 
 #: The dashboard notebooks, in the order the start line lists them.
 DASHBOARDS: tuple[str, ...] = ("quiz.ipynb", "library.ipynb", "gradebook.ipynb")
@@ -224,6 +232,10 @@ def voila_options() -> list[str]:
         # lacks the dashboard; with many kernels starting at once on a busy machine
         # the output can lag that long (seen with 20 learners on 2 cores)
         "--VoilaExecutor.iopub_timeout=60",
+        # the page loads only the front-end extensions the dashboards use; by default
+        # Voila loads every JupyterLab extension installed beside it (the notebook
+        # app's, the preview's), which fail to start in Voila and slow the first paint
+        f"--VoilaConfiguration.extension_allowlist={list(PAGE_EXTENSIONS)!r}",
     ]
 
 
