@@ -709,6 +709,7 @@ function render({ model, el }) {
   function storePreview(i, gray, win) {
     if (!gray || S.full[i] || !win) return;
     if (!S.prev[i]) S.prevCount++;
+    if (S.prev[i] !== gray && i === S.index) S.drawn = ""; // sent again (a reformat filling in): redraw
     S.prev[i] = gray;
     S.prevWin[i] = win;
   }

@@ -28,6 +28,7 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import numpy.typing as npt
 import pydicom
 from pydicom.dataset import Dataset
@@ -339,6 +340,27 @@ class RemoteVolume(Volume):
         """Whether instances are still on their way."""
         d = self._download
         return d is not None and d.done < self.shape[0]
+
+    @property
+    def settled(self) -> bool:
+        """Whether no slice is on its way: each has loaded or failed, or none loads by itself.
+
+        A volume built by :meth:`from_headers` and never attached loads a slice only
+        when asked for (:meth:`wait` then loads them all): it counts as settled.
+        """
+        return self._pool is None or self._complete.is_set()
+
+    def snapshot(self) -> tuple[npt.NDArray[np.bool_], npt.NDArray[Any]]:
+        """Which slices are loaded now, and the volume's array (not a copy).
+
+        The flags are copied first, and a slice is flagged only once it is stored,
+        so every slice they mark is whole in the array; the rows of the others hold
+        whatever is there yet (a slice being stored, or zeros). What a viewer reads
+        to show a coronal or sagittal image of a series still downloading, without
+        waiting for it.
+        """
+        ready: npt.NDArray[np.bool_] = self._ready.copy()
+        return ready, self._data
 
     def focus(self, k: int) -> None:
         """Fetch the slices nearest ``k`` next (the viewer moved there)."""

@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from teachingfiles.errors import UsageError
 
-__all__ = ["VIEWS", "ArraySource", "SliceSource", "as_source", "reformat"]
+__all__ = ["VIEWS", "ArraySource", "SliceSource", "as_source", "blank_value", "reformat"]
 
 VIEWS = ("axial", "coronal", "sagittal")
 
@@ -181,10 +181,59 @@ class _PlanSource:
         a, b, c = self.plan.spacing
         return (float(a), float(b), float(c))
 
+    @property
+    def partial(self) -> bool:
+        """Whether images come partial now: a reformat of a series still arriving.
+
+        Each axial slice gives one row (coronal) or column (sagittal) of every image,
+        so an image is final only once the whole series is in. Meanwhile
+        :meth:`slice` gives the rows there are, blank elsewhere, instead of waiting.
+        Only a volume that says whether it has ``settled`` (a
+        :class:`~teachingfiles.repository.RemoteVolume`) is shown partial: a local
+        volume decodes in about a second.
+        """
+        return self.plan.axes[0] != 0 and getattr(self.volume, "settled", True) is False
+
+    def is_ready(self, index: int) -> bool:
+        """Whether image ``index`` is final (every slice it is cut from is in)."""
+        return not self.partial
+
     def slice(self, index: int) -> npt.NDArray[Any]:
-        """Image ``index`` of the view (waits only for the slices it needs)."""
+        """Image ``index`` of the view, at once.
+
+        Partial while the series arrives (see :attr:`partial`); otherwise waits
+        only for the slices it needs.
+        """
+        if self.partial:
+            return self._partial_image(index)
         image: npt.NDArray[Any] = self.plan.image_of(self.volume, index)
         return image
+
+    def _partial_image(self, index: int) -> npt.NDArray[Any]:
+        """Image ``index`` with the rows (or columns) of slices still to come blank."""
+        ready, data = self.volume.snapshot()
+        image = np.array(self.plan.image(data, index))  # a copy: rows get blanked
+        where = self.plan.axes.index(0)  # 1: a slice is a row of the image; 2: a column
+        lacking = ~ready[::-1] if self.plan.flips[where] else ~ready
+        if where == 1:
+            image[lacking, :] = blank_value(image.dtype)
+        else:
+            image[:, lacking] = blank_value(image.dtype)
+        return image
+
+
+def blank_value(dtype: npt.DTypeLike) -> float:
+    """Return the value drawn where an image is still to come: the lowest of ``dtype``.
+
+    Below every window, so it shows as the viewer's black background (white when
+    inverted), like the space around the image.
+    """
+    kind = np.dtype(dtype)
+    if kind.kind == "b":
+        return 0.0
+    if kind.kind == "f":
+        return float(np.finfo(kind).min)
+    return float(np.iinfo(kind).min)
 
 
 def _volume_to_source(volume: Any) -> SliceSource:

@@ -30,9 +30,12 @@ both run on a small thread pool while earlier chunks are being sent.
 
 from __future__ import annotations
 
+import itertools
+import math
+import threading
 import time
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -46,6 +49,7 @@ from teachingfiles.widgets._source import SliceSource
 __all__ = [
     "MAX_MESSAGE_BYTES",
     "Chunk",
+    "PartialPlanes",
     "encode_full",
     "encode_preview",
     "shuffle_deflate",
@@ -342,3 +346,126 @@ def _full_chunk(
         "ms": round((time.perf_counter() - started) * 1e3, 2),
     }
     return Chunk(header, payload)
+
+
+class PartialPlanes:
+    """Coronal or sagittal images the page holds partial, and when to send them again.
+
+    While a series downloads (a reformat whose source is ``partial``), the kernel
+    answers a preview request with the rows there are, blank for slices still to
+    come, and lists the images as missing, so the page asks for no full-quality
+    values yet. This keeps the page's copy fresh: the image on screen is sent again
+    unasked (:meth:`due`, :meth:`chunks`) as slices land, at most every ``every``
+    seconds; the download's progress goes with "ready" messages naming no image
+    (:meth:`progress`); once every slice is in, one "ready" message names every
+    image (:meth:`finish`), so the page asks again for each, at full quality. The
+    viewer's arrival watcher calls these on its thread, ``sent`` comes from the
+    kernel's: a lock keeps the record whole.
+
+    Parameters
+    ----------
+    every
+        Seconds between two sends of the image on screen (a JPEG of ~10-40 KB).
+    """
+
+    def __init__(self, every: float = 0.25) -> None:
+        self.every = every
+        self._lock = threading.Lock()
+        self._generation = -1
+        self._cut: dict[int, int] = {}  # image -> slices loaded when it was cut
+        self._last = -math.inf
+        self._reported = -1
+        self._finished = -1
+        self._ids = itertools.count(1)
+
+    def _stack(self, generation: int) -> None:
+        """Forget what was sent for an earlier stack (lock held)."""
+        if generation != self._generation:
+            self._generation, self._cut = generation, {}
+            self._last, self._reported = -math.inf, -1
+
+    def sent(self, generation: int, images: Iterable[int], loaded: int) -> None:
+        """Record partial images sent to the page, cut when ``loaded`` slices were in."""
+        with self._lock:
+            self._stack(generation)
+            for image in images:
+                self._cut[int(image)] = loaded
+
+    def due(self, generation: int, index: int, loaded: int, now: float) -> list[int]:
+        """Return the images to send again now: the one on screen, if slices landed since.
+
+        ``now`` is a :func:`time.monotonic` reading; the images returned count as
+        sent at ``loaded`` (the caller sends them).
+        """
+        with self._lock:
+            self._stack(generation)
+            cut = self._cut.get(index)
+            if cut is None or cut >= loaded or now - self._last < self.every:
+                return []
+            self._last = now
+            self._cut[index] = loaded
+            return [index]
+
+    def progress(self, generation: int, loaded: int) -> bool:
+        """Whether the page should hear the download's progress (it moved since last told)."""
+        with self._lock:
+            self._stack(generation)
+            if loaded == self._reported:
+                return False
+            self._reported = loaded
+            return True
+
+    def finish(self, generation: int) -> bool:
+        """Whether to tell the page every image of this stack is final (once a stack)."""
+        with self._lock:
+            if generation == self._finished:
+                return False
+            self._finished = generation
+            self._stack(generation)
+            self._cut = {}
+            return True
+
+    def messages(
+        self,
+        source: SliceSource,
+        generation: int,
+        index: int,
+        loaded: int,
+        total: int,
+        **preview: Any,
+    ) -> Iterator[tuple[dict[str, Any], list[bytes]]]:
+        """Yield what the page should hear now about the stack ``generation`` on screen.
+
+        ``index`` is the image on screen, ``loaded`` of ``total`` slices are in,
+        ``preview`` are :func:`encode_preview`'s options. Nothing for a stack that
+        was never partial but one "ready" naming every image.
+        """
+        ready = {"type": "ready", "generation": generation, "total": total, "loaded": loaded}
+        if not getattr(source, "partial", False):
+            if self.finish(generation):
+                yield {**ready, "slices": list(range(source.shape[0]))}, []
+            return
+        due = self.due(generation, index, loaded, time.monotonic())
+        for chunk in self.chunks(source, due, generation, **preview):
+            yield chunk.header, [chunk.payload]
+        if self.progress(generation, loaded):
+            yield {**ready, "slices": []}, []
+
+    def chunks(
+        self, source: SliceSource, images: Sequence[int], generation: int, **preview: Any
+    ) -> Iterator[Chunk]:
+        """Yield unasked preview messages of ``images`` (``preview``: see :func:`encode_preview`).
+
+        Each is a whole answer of its own (``last``, an ``id`` no request has), still
+        listed missing, for the stack ``generation``.
+        """
+        for chunk in encode_preview(source, images, **preview):
+            header = dict(chunk.header)
+            header.update(
+                type="chunk",
+                id=f"refresh-{next(self._ids)}",
+                generation=generation,
+                last=True,
+                missing=list(header["slices"]),
+            )
+            yield Chunk(header, chunk.payload)

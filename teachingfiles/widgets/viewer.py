@@ -10,7 +10,8 @@ A series still arriving (a :class:`~teachingfiles.repository.RemoteVolume`, or a
 source with ``is_ready(k)``) is answered with the slices it has; the others are
 listed as missing, and a watcher thread tells the browser as they land. Scrolling
 calls the source's ``focus(k)``, so the download fetches the slices near the one on
-screen next.
+screen next. Its coronal and sagittal images come at once, blank where slices are
+still to come, and are sent again as they land (:class:`~._stream.PartialPlanes`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from teachingfiles.widgets._static import static_text
 from teachingfiles.widgets._stream import (
     MAX_MESSAGE_BYTES,
     Chunk,
+    PartialPlanes,
     encode_full,
     encode_preview,
     wire_dtype,
@@ -186,6 +188,7 @@ class StackViewer(anywidget.AnyWidget):
         view = traits.pop("view", "axial")
         self._stop_watching = threading.Event()
         self._unwaited: set[int] = set()  # slices of a failed download, no longer waited for
+        self._planes = PartialPlanes()  # reformats of a series still arriving
         super().__init__(**traits)
         self._axial = as_source(data, spacing)
         self._views: dict[str, SliceSource] = {"axial": self._axial}
@@ -335,7 +338,12 @@ class StackViewer(anywidget.AnyWidget):
                 if k not in reported and (k in self._unwaited or _ready(source, k))
             ]
             idle = 0.0 if arrived else idle + _WATCH_S
-            if arrived and self.view == "axial":
+            if self.view != "axial":
+                try:
+                    self._refresh_planes(generation)
+                except Exception:  # the watcher goes on: the axial view still needs it
+                    _log.exception("refreshing the %s view failed", self.view)
+            elif arrived:
                 reported.update(arrived)
                 loaded = sum(1 for k in range(n) if _ready(source, k))
                 self.send(
@@ -354,6 +362,21 @@ class StackViewer(anywidget.AnyWidget):
                 reported = set()
                 generation = -1
             self._stop_watching.wait(_WATCH_S)
+
+    def _refresh_planes(self, generation: int) -> None:
+        """Keep a coronal or sagittal stack of a series still arriving fresh in the page."""
+        source = self._views.get(self.view)  # None while a view switch makes it
+        if source is None or self.generation != generation:
+            return
+        axial, window = self._axial, (self.window_center, max(self.window_width, 1.0))
+        messages = self._planes.messages(
+            source, generation, self.index, int(getattr(axial, "loaded", 0)), axial.shape[0],
+            center=window[0], width=window[1], quality=self.preview_quality,
+            step=self._preview_step(), limit=int(self.chunk_mb * 2**20),
+        )  # fmt: skip
+        for content, buffers in messages:
+            if self.generation == generation:  # not a stack left meanwhile
+                self.send(content, buffers=buffers)
 
     @traitlets.observe("view")
     def _on_view(self, change: dict[str, Any]) -> None:
@@ -453,8 +476,15 @@ class StackViewer(anywidget.AnyWidget):
         nz = self.source.shape[0]
         asked = [int(i) for i in content.get("slices", []) if 0 <= int(i) < nz]
         # never wait for a slice still downloading: the kernel would stop answering
-        indices = [i for i in asked if self._has(i)]
-        missing = [i for i in asked if not self._has(i)]
+        has = [self._has(i) for i in asked]  # asked once: a slice may land meanwhile
+        indices = [i for i, ok in zip(asked, has, strict=True) if ok]
+        missing = [i for i, ok in zip(asked, has, strict=True) if not ok]
+        if content.get("kind") == "preview" and getattr(self.source, "partial", False):
+            # a reformat of a series still arriving: every image now, blank rows for the
+            # slices to come, still missing (sent again as they land: _refresh_planes)
+            loaded = int(getattr(self._axial, "loaded", 0))
+            self._planes.sent(self.generation, asked, loaded)
+            indices = asked
         limit = int(self.chunk_mb * 2**20)
         if content.get("chunk_bytes"):  # smaller chunks asked for (to measure the link)
             limit = max(1, min(limit, int(content["chunk_bytes"])))
