@@ -18,7 +18,7 @@ from teachingfiles.widgets import ArraySource, StackViewer, as_source
 from teachingfiles.widgets import _stream as stream
 from teachingfiles.widgets._overlay import normalize_annotations
 from teachingfiles.widgets._source import reformat
-from teachingfiles.widgets._static import static_path, static_text
+from teachingfiles.widgets._static import static_module, static_path, static_text
 
 
 def ct(nz: int = 6, ny: int = 10, nx: int = 12) -> np.ndarray:
@@ -59,7 +59,8 @@ def test_static_files_resolve_from_the_checkout() -> None:
 
 
 def test_viewer_js_loads_nothing_from_the_network() -> None:
-    text = static_text("viewer.js") + static_text("viewer.css")
+    text = static_module("viewer.js") + static_text("viewer.css")
+    assert static_module("viewer.js").startswith(static_text("_resync.js"))
     assert "http://" not in text and "https://" not in text and "import " not in text
 
 
@@ -454,3 +455,25 @@ def test_remote_series_streams_into_the_viewer_and_scrolling_focuses_the_downloa
         viewer.close()
     finally:
         vol.close()
+
+
+def test_a_viewer_greets_is_welcomed_and_is_opened_again_when_it_cannot_hear() -> None:
+    import ipywidgets
+
+    viewer = StackViewer(ct(), spacing=(2.0, 0.7, 0.7))
+    box = ipywidgets.VBox([viewer])
+    said: list[dict[str, Any]] = []
+    viewer.send = lambda content, buffers=None: said.append(content)  # type: ignore[method-assign]
+    told: list[list[str]] = []
+    box.send_state = lambda key=None: told.append([c.model_id for c in box.children])  # type: ignore[method-assign]
+    first = viewer.model_id
+    viewer._handle_custom_msg({"type": "hello", "seq": 1}, [])
+    assert said == [{"type": "welcome"}] and viewer.model_id == first
+    viewer._handle_custom_msg({"type": "hello", "seq": 3}, [])
+    assert viewer.model_id != first and told == [[viewer.model_id]]
+    want = {"type": "want", "id": "a", "generation": viewer.generation, "kind": "preview",
+            "slices": [0], "window": [40, 400]}  # fmt: skip
+    viewer._handle_custom_msg(want, [])
+    assert said[-1]["type"] != "welcome"  # the same Python viewer still answers its page
+    box.close()
+    viewer.close()

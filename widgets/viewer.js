@@ -1228,8 +1228,12 @@ function render({ model, el }) {
   })();
   const resize = new ResizeObserver(guard(paint));
   resize.observe(stage);
+  // the whole state again (and the slices that landed), or a new model if this one
+  // cannot hear the kernel (_resync.js)
+  const stopGreeting = greet(model);
 
   return () => {
+    stopGreeting();
     resize.disconnect();
     offs.forEach((off) => off());
     if (cineFrame) cancelAnimationFrame(cineFrame);

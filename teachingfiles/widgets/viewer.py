@@ -29,8 +29,9 @@ from ipywidgets import CallbackDispatcher  # type: ignore[import-untyped]
 
 from teachingfiles.errors import UsageError
 from teachingfiles.widgets._overlay import normalize_annotations
+from teachingfiles.widgets._resync import HELLO, resync_on_hello
 from teachingfiles.widgets._source import VIEWS, SliceSource, as_source, reformat
-from teachingfiles.widgets._static import static_text
+from teachingfiles.widgets._static import static_module, static_text
 from teachingfiles.widgets._stream import (
     MAX_MESSAGE_BYTES,
     Chunk,
@@ -115,7 +116,7 @@ class StackViewer(anywidget.AnyWidget):
     (1, -600.0)
     """
 
-    _esm = traitlets.Unicode(static_text("viewer.js")).tag(sync=True)
+    _esm = traitlets.Unicode(static_module("viewer.js")).tag(sync=True)
     _css = traitlets.Unicode(static_text("viewer.css")).tag(sync=True)
 
     generation = traitlets.Int(0, help="Bumped when the stack changes (view switch)").tag(sync=True)
@@ -216,6 +217,8 @@ class StackViewer(anywidget.AnyWidget):
         if view != "axial":
             self.view = view
         self.on_msg(self._on_message)
+        resync_on_hello(self)
+        self._greeted = False  # a view greeted: tell it again which slices have landed
         self._watcher: threading.Thread | None = None
         self._focus(self.index)
         if not _all_ready(self._axial):
@@ -330,8 +333,9 @@ class StackViewer(anywidget.AnyWidget):
         generation = -1
         idle = 0.0
         while self.comm is not None and len(reported) < n:
-            if self.generation != generation:  # a new stack in the browser: tell it all
-                generation, reported = self.generation, set()
+            if self.generation != generation or self._greeted:  # a new stack, or a new
+                generation, reported = self.generation, set()  # view: tell it all
+                self._greeted = False
             arrived = [
                 k
                 for k in range(n)
@@ -457,6 +461,8 @@ class StackViewer(anywidget.AnyWidget):
                 self._click(content)
             elif kind == "shape":
                 self._shape(content)
+            elif kind == HELLO:  # answered by _resync; the landed slices are told again
+                self._greeted = True
             elif kind == "error":
                 message = str(content.get("message", ""))
                 self.client_errors.append(message)
