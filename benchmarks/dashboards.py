@@ -53,6 +53,7 @@ from serving import CHROMIUM_ARGS, chromium_path  # noqa: E402
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 TARGET_S = 3.0
+TIMEOUT_S = 300.0  # seconds per wait, by default (--timeout)
 NEXT = re.compile(r"^(Next question|See your results)$")
 
 # Each predicate records performance.now() (ms since navigation) the first time it holds.
@@ -170,10 +171,13 @@ class Gate:
             await asyncio.wait_for(self.event.wait(), timeout)
 
 
-async def new_page(browser: Any, outside: list[str]) -> tuple[Any, Any]:
+async def new_page(browser: Any, outside: list[str], timeout_ms: float) -> tuple[Any, Any]:
     """Open a page in its own context that may fetch from loopback only (others recorded)."""
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
+    # every action (a click waits for its element to be still) may take as long as a
+    # wait: 20 pages on 2 cores paint slowly (Playwright's own default is 30 s)
+    page.set_default_timeout(timeout_ms)
 
     async def route(r: Any) -> None:
         url = r.request.url
@@ -203,7 +207,7 @@ async def first_image(
     Each run opens a fresh page, so Voila starts a fresh kernel for it.
     """
     outside: list[str] = []
-    context, page = await new_page(browser, outside)
+    context, page = await new_page(browser, outside, timeout_ms)
     try:
         await page.goto(f"{base}/voila/render/{dashboard}.ipynb", timeout=timeout_ms)
         await page.wait_for_function(SHOWN, timeout=timeout_ms)
@@ -248,7 +252,7 @@ async def learner(
     name = f"bench-learner-{i:02d}"
     timeout_ms = args.timeout * 1000
     await asyncio.sleep(i * args.stagger)
-    context, page = await new_page(browser, outside)
+    context, page = await new_page(browser, outside, timeout_ms)
     result: dict[str, Any] = {"name": name, "submitted": 0, "error": None}
     arrived = False
     try:
@@ -343,7 +347,7 @@ def main() -> None:
     parser.add_argument("--learners", type=int, default=20)
     parser.add_argument("--questions", type=int, default=3, help="answered per learner")
     parser.add_argument("--stagger", type=float, default=1.0, help="seconds between page opens")
-    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per wait")
+    parser.add_argument("--timeout", type=float, default=TIMEOUT_S, help="seconds per wait")
     parser.add_argument(
         "--repository", type=Path, default=None, help="default: the demo (built on first use)"
     )

@@ -471,6 +471,7 @@ def test_a_viewer_greets_is_welcomed_and_is_opened_again_when_it_cannot_hear() -
     assert said == [{"type": "welcome"}] and viewer.model_id == first
     viewer._handle_custom_msg({"type": "hello", "seq": 3}, [])
     assert viewer.model_id != first and told == [[viewer.model_id]]
+    assert not viewer._stop_watching.is_set()  # only the model was closed, not the viewer
     want = {"type": "want", "id": "a", "generation": viewer.generation, "kind": "preview",
             "slices": [0], "window": [40, 400]}  # fmt: skip
     viewer._handle_custom_msg(want, [])

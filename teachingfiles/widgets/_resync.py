@@ -57,7 +57,7 @@ def reopen(widget: Any) -> bool:
     boxes = holders(widget)
     if not boxes:
         return False
-    widget.close()
+    ipywidgets.Widget.close(widget)  # the model only: a subclass's close() ends more
     widget._model_id = None  # a new id: the page must not confuse it with the closed one
     widget.open()
     widget.__dict__.pop("_repr_mimebundle_", None)  # close() hid the display method

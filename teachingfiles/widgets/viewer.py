@@ -332,7 +332,7 @@ class StackViewer(anywidget.AnyWidget):
         reported: set[int] = set()
         generation = -1
         idle = 0.0
-        while self.comm is not None and len(reported) < n:
+        while not self._stop_watching.is_set() and len(reported) < n:
             if self.generation != generation or self._greeted:  # a new stack, or a new
                 generation, reported = self.generation, set()  # view: tell it all
                 self._greeted = False
