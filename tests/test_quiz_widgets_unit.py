@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -472,9 +473,13 @@ def test_a_card_that_says_hello_gets_the_whole_state_again(
 
 
 def test_a_card_that_cannot_hear_the_kernel_is_opened_again_in_its_box(
-    quiz: Quiz, gradebook: Gradebook, repository: Repository
+    quiz: Quiz, gradebook: Gradebook, repository: Repository, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """anywidget drops every message to a model whose module took over 2 s to load."""
+    from teachingfiles.widgets import _resync
+
+    now = [1000.0]
+    monkeypatch.setattr(_resync, "time", SimpleNamespace(monotonic=lambda: now[0]))
     view = start(quiz, gradebook, repository)
     panel, box = view.panel, view._panel_box
     said: list[dict[str, Any]] = []
@@ -484,8 +489,10 @@ def test_a_card_that_cannot_hear_the_kernel_is_opened_again_in_its_box(
     first = panel.model_id
     panel._handle_custom_msg({"type": "hello", "seq": 1}, [])
     panel._handle_custom_msg({"type": "hello", "seq": 2}, [])  # the welcome may be on its way
-    assert said == [{"type": "welcome"}] * 2 and panel.model_id == first and not told
-    panel._handle_custom_msg({"type": "hello", "seq": 3}, [])  # it never arrived: deaf
+    panel._handle_custom_msg({"type": "hello", "seq": 3}, [])  # queued behind the first: sent
+    assert said == [{"type": "welcome"}] * 3 and panel.model_id == first and not told  # early
+    now[0] += _resync.QUEUED_S
+    panel._handle_custom_msg({"type": "hello", "seq": 4}, [])  # long after: it never arrived
     assert panel.model_id != first
     assert told == [("children", [panel.model_id])]  # the page renders the new model there
     assert view.panel is panel and panel.comm is not None

@@ -457,8 +457,17 @@ def test_remote_series_streams_into_the_viewer_and_scrolling_focuses_the_downloa
         vol.close()
 
 
-def test_a_viewer_greets_is_welcomed_and_is_opened_again_when_it_cannot_hear() -> None:
+def test_a_viewer_greets_is_welcomed_and_is_opened_again_when_it_cannot_hear(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from types import SimpleNamespace
+
     import ipywidgets
+
+    from teachingfiles.widgets import _resync
+
+    now = [1000.0]
+    monkeypatch.setattr(_resync, "time", SimpleNamespace(monotonic=lambda: now[0]))
 
     viewer = StackViewer(ct(), spacing=(2.0, 0.7, 0.7))
     box = ipywidgets.VBox([viewer])
@@ -469,6 +478,7 @@ def test_a_viewer_greets_is_welcomed_and_is_opened_again_when_it_cannot_hear() -
     first = viewer.model_id
     viewer._handle_custom_msg({"type": "hello", "seq": 1}, [])
     assert said == [{"type": "welcome"}] and viewer.model_id == first
+    now[0] += _resync.QUEUED_S
     viewer._handle_custom_msg({"type": "hello", "seq": 3}, [])
     assert viewer.model_id != first and told == [[viewer.model_id]]
     assert not viewer._stop_watching.is_set()  # only the model was closed, not the viewer

@@ -18,7 +18,7 @@
  *   time) and how many greetings at most.
  * @returns {() => void} Stops greeting (call it when the view is removed).
  */
-function greet(model, { wait = 2000, tries = 6 } = {}) {
+function greet(model, { wait = 3000, tries = 6 } = {}) {
   let seq = 0;
   let timer = 0;
   let welcomed = false;

@@ -10,8 +10,9 @@ although the view still renders. Under load a quiz card so stayed on "Question 0
 
 * the first greeting is answered with every synced trait (what the card shows is
   what Python holds, whatever update was lost) and a welcome;
-* a greeting numbered :data:`DEAF_AFTER` or more, from a model already welcomed,
-  means the welcome never arrived: the model cannot hear the kernel. The widget is
+* a greeting numbered :data:`DEAF_AFTER` or more, from a model welcomed
+  :data:`QUEUED_S` or more before, means the welcome never arrived: the model
+  cannot hear the kernel. The widget is
   then closed and opened again (a new model with a new id, its whole state in the
   opening message) and the boxes holding it are told, so the page renders the new
   model in the old one's place. Python objects, handlers and state are unchanged.
@@ -20,17 +21,22 @@ although the view still renders. Under load a quiz card so stayed on "Question 0
 from __future__ import annotations
 
 import logging
+import math
+import time
 from typing import Any
 
 import ipywidgets  # type: ignore[import-untyped]
 
-__all__ = ["DEAF_AFTER", "HELLO", "WELCOME", "holders", "reopen", "resync_on_hello"]
+__all__ = ["DEAF_AFTER", "HELLO", "QUEUED_S", "WELCOME", "holders", "reopen", "resync_on_hello"]
 
 HELLO = "hello"
 WELCOME = "welcome"
 #: The greeting number that means the model never heard the welcome (the page
-#: greets at 0, 2 and 6 s: a welcome in flight has arrived long before).
+#: greets at 0, 3 and 9 s) when it reaches the kernel :data:`QUEUED_S` or more after
+#: the first welcome: greetings that waited in the queue of a busy kernel arrive
+#: together, right after it.
 DEAF_AFTER = 3
+QUEUED_S = 3.0
 _SKIP = frozenset({"_esm", "_css"})  # the code itself: the page already runs it
 _log = logging.getLogger(__name__)
 
@@ -68,19 +74,22 @@ def reopen(widget: Any) -> bool:
 
 def resync_on_hello(widget: Any) -> None:
     """Make ``widget`` (an anywidget) answer its views' greetings (see the module)."""
-    welcomed: set[str] = set()  # model ids that were sent a welcome
+    welcomed: dict[str, float] = {}  # model id -> when it was first sent a welcome
 
     def on_message(_widget: object, content: Any, _buffers: object) -> None:
         if not (isinstance(content, dict) and content.get("type") == HELLO):
             return
         seq = int(content.get("seq", 1))
-        if seq >= DEAF_AFTER and widget.model_id in welcomed:
+        since = time.monotonic() - welcomed.get(widget.model_id, math.inf)
+        # greetings that waited in the kernel's queue arrive together, right after the
+        # welcome: they were sent before it could arrive, and prove nothing
+        if seq >= DEAF_AFTER and since >= QUEUED_S:
             _log.info("%s %s did not hear the kernel: opened again", type(widget).__name__,
                       widget.model_id)  # fmt: skip
             if reopen(widget):
                 return
         widget.send_state([k for k in widget.keys if k not in _SKIP])
         widget.send({"type": WELCOME})
-        welcomed.add(widget.model_id)
+        welcomed.setdefault(widget.model_id, time.monotonic())
 
     widget.on_msg(on_message)

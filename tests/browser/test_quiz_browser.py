@@ -300,6 +300,7 @@ def test_a_case_card_that_cannot_hear_the_kernel_is_opened_again_and_works(
                 break
             qp.page.wait_for_timeout(100)
         assert any('"welcome"' in f for f in qp.frames)
+        qp.page.wait_for_timeout(3500)  # a greeting this late is not one queued behind it
         qp.page.locator(".tfc").evaluate("el => { el.dataset.before = 'yes'; }")
         old_id = qp.page.evaluate(GREET_AS_DEAF)
         # the old card is removed and a new model's card rendered in its place
