@@ -31,6 +31,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
 
 NZ, NY, NX = 120, 256, 256
 HOLDS = (30, 60)  # the stream waits for gate0 after 30 instances, for gate1 after 60
+JPEG_BLOCK = 8  # rows a JPEG block can carry past the last row loaded
 VOILA_TEMPLATE_CDN = "cdn.jsdelivr.net/npm/@fortawesome/"
 SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 GUARD_MS = 60_000  # a guard against a hang, not a timing
@@ -166,13 +167,14 @@ def test_coronal_of_a_series_still_downloading_shows_at_once_and_fills_in(
             timeout=GUARD_MS,
         )
         shown = wait_filled(page, "remote-coronal-partial", first - 2)
-        assert shown <= first + 2, f"{shown} rows shown for {first} slices"
+        # the preview is a JPEG: its 8-row blocks may blur a few black rows at the edge
+        assert shown <= first + JPEG_BLOCK, f"{shown} rows shown for {first} slices"
         assert f"downloading {first} / {NZ}" in str(page.locator(".tfv").text_content())
         # 30 more land: the image on screen is drawn again with their rows
         (folder / "gate0").write_text("go")
         more = first + HOLDS[1] - HOLDS[0]
         shown = wait_filled(page, "remote-coronal-more", more - 2)
-        assert shown <= more + 2, f"{shown} rows shown for {more} slices"
+        assert shown <= more + JPEG_BLOCK, f"{shown} rows shown for {more} slices"
         # the rest lands: every coronal image comes again at full quality
         (folder / "gate1").write_text("go")
         page.wait_for_function(
