@@ -15,7 +15,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from teachingfiles.cases._drafts import AuthoredAnnotation, Draft, DrawKind, as_points
 from teachingfiles.errors import NotFoundError, UsageError
@@ -149,17 +149,7 @@ class DrawingMixin:
         series = series_uid or case.series_uid
         sop = self._instance(series, slice, case)
         assert series is not None
-        ann = AuthoredAnnotation(
-            id=f"A_tf{secrets.token_hex(5)}",
-            case=case_id,
-            label=choice.name,
-            kind=shape,
-            study_uid=case.study_uid,
-            series_uid=series,
-            slice=int(slice),
-            sop_uid=sop,
-            points=pts,
-        )
+        ann = _annotation_of(case, choice.name, shape, series, int(slice), sop, pts)
         self._add(ann)
         return ann
 
@@ -239,16 +229,14 @@ class DrawingMixin:
         group = "" if plan is None else f"D_tf{secrets.token_hex(5)}"
         drawn_on = None if plan is None else (plane.value, int(index))
         made = tuple(
-            AuthoredAnnotation(
-                id=f"A_tf{secrets.token_hex(5)}",
-                case=case_id,
-                label=choice.name,
-                kind=shape,
-                study_uid=case.study_uid,
-                series_uid=series,
-                slice=order[sop],
-                sop_uid=sop,
-                points=as_points(p),
+            _annotation_of(
+                case,
+                choice.name,
+                shape,
+                series,
+                order[sop],
+                sop,
+                as_points(p),
                 group=group,
                 drawn_on=drawn_on,
             )
@@ -307,3 +295,28 @@ class DrawingMixin:
             return self.label(label).color
         except UsageError:
             return "#9e9e9e"
+
+
+def _annotation_of(
+    case: TeachingCase,
+    label: str,
+    kind: DrawKind,
+    series: str,
+    slice: int,
+    sop: str,
+    points: Any,
+    **extra: Any,
+) -> AuthoredAnnotation:
+    """Return a new authored annotation of ``case`` on one image (a fresh MD.ai-style id)."""
+    return AuthoredAnnotation(
+        id=f"A_tf{secrets.token_hex(5)}",
+        case=case.id,
+        label=label,
+        kind=kind,
+        study_uid=case.study_uid,
+        series_uid=series,
+        slice=slice,
+        sop_uid=sop,
+        points=points,
+        **extra,
+    )
