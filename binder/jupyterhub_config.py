@@ -43,10 +43,9 @@ c.Spawner.environment = {
 c.Spawner.args = [
     "--VoilaConfiguration.template=teachingfiles",
     "--VoilaExecutor.iopub_timeout=60",
-    (
-        "--VoilaConfiguration.extension_allowlist=['@voila-dashboards/widgets-manager8', "
-        "'@jupyter-widgets/jupyterlab-manager', 'anywidget']"
-    ),
+    "--VoilaConfiguration.extension_allowlist=@voila-dashboards/widgets-manager8",
+    "--VoilaConfiguration.extension_allowlist=@jupyter-widgets/jupyterlab-manager",
+    "--VoilaConfiguration.extension_allowlist=anywidget",
 ]
 c.Spawner.mem_limit = "2G"
 c.Spawner.cpu_limit = 1.0

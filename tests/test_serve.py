@@ -61,7 +61,7 @@ def test_the_pages_load_only_installed_extensions_the_dashboards_use() -> None:
     allow = [
         o for o in voila_options() if o.startswith("--VoilaConfiguration.extension_allowlist=")
     ]
-    assert len(allow) == 1 and all(repr(name) in allow[0] for name in PAGE_EXTENSIONS)
+    assert [o.split("=", 1)[1] for o in allow] == list(PAGE_EXTENSIONS)
     assert installed - set(PAGE_EXTENSIONS)  # others are installed, and left out
 
 
@@ -131,6 +131,9 @@ def test_serve_refuses_other_schemes_and_a_mirror_for_a_folder(
     argv = ["serve", "--repository", str(tmp_path), "--mirror", str(tmp_path / "m")]
     assert main(argv) == 1
     assert "only for a DICOMweb URL" in capsys.readouterr().err
+    # a server address without its scheme is not taken for a folder silently
+    assert main(["serve", "--repository", "pacs.example.org:8042/dicom-web"]) == 1
+    assert "give its URL: http://pacs.example.org:8042/dicom-web" in capsys.readouterr().err
 
 
 def test_serve_refuses_a_folder_without_studies(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -176,7 +177,10 @@ def _repository(args: argparse.Namespace) -> Path:
         )
     root = Path(given).expanduser().resolve()
     if not root.is_dir():
-        raise UsageError(f"--repository {root}: not a folder; give a repository folder")
+        hint = ""
+        if re.match(r"^[\w.-]+:\d+(/|$)", given):  # host:port/... without its scheme
+            hint = f" (a DICOMweb server? give its URL: http://{given})"
+        raise UsageError(f"--repository {root}: not a folder; give a repository folder{hint}")
     from teachingfiles.repository import Repository
 
     with Repository.open(root) as repo:  # indexes a folder that has no catalog yet
@@ -235,7 +239,7 @@ def voila_options() -> list[str]:
         # the page loads only the front-end extensions the dashboards use; by default
         # Voila loads every JupyterLab extension installed beside it (the notebook
         # app's, the preview's), which fail to start in Voila and slow the first paint
-        f"--VoilaConfiguration.extension_allowlist={list(PAGE_EXTENSIONS)!r}",
+        *(f"--VoilaConfiguration.extension_allowlist={name}" for name in PAGE_EXTENSIONS),
     ]
 
 
