@@ -1016,7 +1016,10 @@ function render({ model, el }) {
   stage.addEventListener("wheel", guard((e) => {
     e.preventDefault();
     if (e.ctrlKey || e.metaKey) {
-      zoomBy(e.deltaY < 0 ? 1.1 : 1 / 1.1, e.clientX, e.clientY);
+      // 1.1 per notch (100 px or a line), in proportion: a trackpad's small deltas
+      // zoom smoothly, and notches the browser merges under load are all counted
+      const notches = e.deltaMode === 0 ? e.deltaY / 100 : e.deltaY / 3; // 3 lines a notch
+      zoomBy(1.1 ** -notches, e.clientX, e.clientY);
       return;
     }
     // A mouse notch (deltaY ~100 px, or 1-3 lines) moves one slice per notch;
