@@ -6,7 +6,8 @@
 // that, every message the kernel sends to the model is dropped, for good (the model
 // waits on a promise that stays rejected). On a busy page (many widgets arriving at
 // once, images decoding) that happens, and a card stayed on "Question 0 of 0".
-// So each view greets the kernel: the kernel answers "welcome" with the whole state;
+// So each view greets the kernel: the kernel answers "welcome" with the whole state
+// (any message from the kernel ends the greeting: the model hears it);
 // a view that hears nothing greets again, and a third greeting tells the kernel this
 // model cannot hear it: the kernel then opens the widget afresh (a new model, its
 // whole state in the opening message) in the box that holds it.
@@ -22,11 +23,11 @@ function greet(model, { wait = 3000, tries = 6 } = {}) {
   let seq = 0;
   let timer = 0;
   let welcomed = false;
-  const onMessage = (/** @type {any} */ msg) => {
-    if (msg && msg.type === "welcome") {
-      welcomed = true;
-      clearTimeout(timer);
-    }
+  // any message from the kernel proves the model hears it (a viewer's slices often
+  // come before the welcome, behind which a busy kernel queues it)
+  const onMessage = () => {
+    welcomed = true;
+    clearTimeout(timer);
   };
   const hello = () => {
     if (welcomed || seq >= tries) return;
